@@ -1,0 +1,1 @@
+"""PROV-DM records for federations: the fedprov vocabulary and record builders."""

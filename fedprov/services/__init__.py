@@ -1,0 +1,1 @@
+"""Local servers for development and tests: Neo4j Community and FerretDB."""

@@ -1,0 +1,1 @@
+"""Provenance stores: the Neo4j graph, the capture journal and their interface."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: real servers only.
+
+Tests reach Neo4j through the same settings users have: ``NEO4J_URI`` and
+friends for an external server, else the local server that
+``fedprov services up`` started (``.ci/run`` starts it). Each test writes under
+its own scope, so tests never wipe data that another test wrote.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import neo4j
+import pytest
+
+from fedprov.settings import Settings, load_settings
+from fedprov.store.neo4j.connection import open_driver
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(settings: Settings) -> Iterator[neo4j.Driver]:
+    driver, _database = open_driver(settings)
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(scope="session")
+def neo4j_database(settings: Settings) -> str:
+    return settings.neo4j_database
+
+
+@pytest.fixture
+def scope() -> str:
+    """A fresh run key, so each test's records live apart."""
+    return f"test-{uuid.uuid4().hex[:12]}"

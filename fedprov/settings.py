@@ -63,6 +63,9 @@ class Settings:
     neo4j_database: str = "neo4j"
     #: ``MONGODB_URI``: an external MongoDB; when set fedprov starts no FerretDB.
     mongodb_uri: str | None = field(default=None, repr=False)
+    #: ``FEDPROV_MONGO_DATABASE``: MongoDB database for checkpoints and their
+    #: metadata documents.
+    mongo_database: str = "fedprov"
     #: ``FEDPROV_MONETDB_URL`` (or ``MONETDB_URL``): MonetDB for the relational
     #: view, e.g. ``monetdb://user:password@127.0.0.1:50000/fedprov``.
     monetdb_url: str | None = field(default=None, repr=False)
@@ -149,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_password=env.get("NEO4J_PASSWORD") or None,
         neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
         mongodb_uri=env.get("MONGODB_URI") or None,
+        mongo_database=env.get("FEDPROV_MONGO_DATABASE") or "fedprov",
         monetdb_url=env.get("FEDPROV_MONETDB_URL") or env.get("MONETDB_URL") or None,
         rules_path=tuple(Path(p).expanduser() for p in rules.split(os.pathsep) if p),
         monitor_port=_port(env, "FEDPROV_MONITOR_PORT", 8501),

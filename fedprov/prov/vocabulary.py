@@ -15,6 +15,8 @@ from prov.model import Namespace, QualifiedName
 __all__ = [
     "FL",
     "FL_NAMESPACE_URI",
+    "HP",
+    "MT",
     "FlClass",
     "FlProperty",
     "RUN_NAMESPACE_PREFIX",
@@ -25,6 +27,12 @@ __all__ = [
 #: Namespace URI of the fedprov ontology (``ontology/fedprov.ttl``).
 FL_NAMESPACE_URI = "https://w3id.org/fedprov/ns#"
 FL = Namespace("fl", FL_NAMESPACE_URI)
+
+#: Hyperparameters are attributes ``hp:<name>`` (the run_config or train
+#: config key, e.g. ``hp:batch-size``); metrics are attributes ``mt:<name>``
+#: (the MetricRecord key, e.g. ``mt:accuracy``).
+HP = Namespace("hp", "https://w3id.org/fedprov/hyperparameter#")
+MT = Namespace("mt", "https://w3id.org/fedprov/metric#")
 
 #: Prefix of the per-run namespace that holds a run's record identifiers.
 RUN_NAMESPACE_PREFIX = "run"
@@ -117,12 +125,6 @@ class FlProperty(StrEnum):
     DURATION = "duration"  # seconds
     SIZE_BYTES = "sizeBytes"
     TRUST = "trust"  # "verified" or "untrusted" for client-reported values
-    # Metric names (values are xsd:double unless stated otherwise)
-    ACCURACY = "accuracy"
-    LOSS = "loss"
-    VAL_ACCURACY = "valAccuracy"
-    VAL_LOSS = "valLoss"
-    METRIC = "metric"  # other metrics: "name=value" strings
 
 
 def fl(term: FlClass | FlProperty) -> QualifiedName:

@@ -80,7 +80,9 @@ def open_driver(settings: Settings, *, verify: bool = True) -> tuple[neo4j.Drive
         driver.verify_connectivity()
     except AuthError as err:
         driver.close()
-        source = "NEO4J_USER/NEO4J_PASSWORD" if target.external else str(settings.state_file)
+        source = (
+            "NEO4J_USER/NEO4J_PASSWORD" if target.external else str(settings.state_file)
+        )
         raise AuthenticationError(
             f"Neo4j at {target.uri} rejected user {target.user!r}: the password is "
             f"wrong; check {source}"
@@ -88,6 +90,8 @@ def open_driver(settings: Settings, *, verify: bool = True) -> tuple[neo4j.Drive
     except (ServiceUnavailable, OSError) as err:
         driver.close()
         hint = "check NEO4J_URI" if target.external else "run 'fedprov services up'"
-        raise StoreError(f"Neo4j at {target.uri} is unreachable ({err}); {hint}") from err
+        raise StoreError(
+            f"Neo4j at {target.uri} is unreachable ({err}); {hint}"
+        ) from err
     logger.debug("connected to Neo4j at %s", target.uri)
     return driver, target.database

@@ -1,0 +1,1 @@
+"""The ``fedprov`` command line."""

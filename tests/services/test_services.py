@@ -170,7 +170,12 @@ def test_neo4j_driver_reports_unreachable(tmp_path: Path) -> None:
 
 
 def test_neo4j_invalid_setting_names_value(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, FEDPROV_NEO4J_PAGECACHE="not-a-size")
+    settings = _settings(
+        tmp_path,
+        FEDPROV_NEO4J_BOLT_PORT=str(BOLT + 200),
+        FEDPROV_NEO4J_HTTP_PORT=str(HTTP + 200),
+        FEDPROV_NEO4J_PAGECACHE="not-a-size",
+    )
     with pytest.raises(ServiceError, match="'not-a-size' is not a valid size"):
         services_up(settings, ("neo4j",))
 

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from prov.model import ProvDocument
 
-__all__ = ["ProvStore"]
+__all__ = ["ProvStore", "ReadableProvStore"]
 
 
 class ProvStore(Protocol):
@@ -19,4 +19,20 @@ class ProvStore(Protocol):
 
     def write(self, scope: str, document: ProvDocument) -> None:
         """Store every record of ``document`` (bundles included) under ``scope``."""
+        ...
+
+
+class ReadableProvStore(ProvStore, Protocol):
+    """A :class:`ProvStore` that can also give documents back and forget them."""
+
+    def read(self, scope: str, bundle: str | None = None) -> ProvDocument:
+        """Return the records stored under ``scope`` (or one of its bundles)."""
+        ...
+
+    def delete(self, scope: str) -> None:
+        """Remove every record stored under ``scope``."""
+        ...
+
+    def scopes(self) -> list[str]:
+        """Return the stored scopes, sorted."""
         ...

@@ -1,0 +1,288 @@
+"""Check a PROV document against PROV-CONSTRAINTS before it is exported.
+
+:func:`validate` checks the top level and each bundle on its own and returns
+every :class:`Violation` it finds:
+
+* ``key``: records that share an identifier must unify
+  (``ProvDocument.unified()`` raises on contradictions, e.g. an activity
+  with two different start times), and an identifier must not name both a
+  relation and an element, or relations of two different types.
+* ``typing``: an identifier is never both an entity and an activity
+  (PROV-CONSTRAINTS "impossible-types"); the types are the declared ones
+  plus the ones each relation's arguments imply (``wasGeneratedBy(e, a)``
+  makes ``e`` an entity and ``a`` an activity).
+* ``ordering``: an activity starts no later than it ends; an entity is
+  generated no later than it is used or invalidated; a generation, usage,
+  start or end happens inside its activity's ``[startTime, endTime]``.
+  Only times that the document states are compared, and a timezone-less
+  time is compared only with other timezone-less times.
+
+Constraints that need inference (e.g. unstated times) are not checked.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prov.constants import (
+    PROV_ACTIVITY,
+    PROV_AGENT,
+    PROV_ATTR_ENDTIME,
+    PROV_ATTR_STARTTIME,
+    PROV_END,
+    PROV_ENTITY,
+    PROV_GENERATION,
+    PROV_INVALIDATION,
+    PROV_N_MAP,
+    PROV_START,
+    PROV_USAGE,
+)
+from prov.identifier import QualifiedName
+from prov.model import ProvBundle, ProvDocument, ProvElement, ProvException, ProvRecord
+
+from fedprov.errors import ValidationError
+
+__all__ = ["Violation", "check", "validate"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint: its kind, the record ids involved and a message."""
+
+    rule: str
+    records: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message} ({', '.join(self.records)})"
+
+
+# Element type that each relation's first and second arguments must have;
+# None where PROV-DM allows any element (wasInfluencedBy).
+_ARGUMENT_TYPES: dict[str, tuple[str | None, str | None]] = {
+    "wasGeneratedBy": ("entity", "activity"),
+    "used": ("activity", "entity"),
+    "wasInformedBy": ("activity", "activity"),
+    "wasStartedBy": ("activity", "entity"),
+    "wasEndedBy": ("activity", "entity"),
+    "wasInvalidatedBy": ("entity", "activity"),
+    "wasDerivedFrom": ("entity", "entity"),
+    "wasAttributedTo": ("entity", "agent"),
+    "wasAssociatedWith": ("activity", "agent"),
+    "actedOnBehalfOf": ("agent", "agent"),
+    "wasInfluencedBy": (None, None),
+    "alternateOf": ("entity", "entity"),
+    "specializationOf": ("entity", "entity"),
+    "mentionOf": ("entity", "entity"),
+    "hadMember": ("entity", "entity"),
+}
+_ELEMENT_KINDS = {PROV_ENTITY: "entity", PROV_ACTIVITY: "activity", PROV_AGENT: "agent"}
+
+
+def _name(record: ProvRecord) -> str:
+    return str(record.identifier) if record.identifier is not None else str(record)
+
+
+def _check_keys(bundle: ProvBundle, label: str) -> list[Violation]:
+    violations: list[Violation] = []
+    try:
+        ProvBundle.unified(bundle)  # the top level only; bundles are checked apart
+    except ProvException as err:
+        violations.append(Violation("key", (label,), f"records do not unify: {err}"))
+
+    kinds: dict[QualifiedName, set[str]] = defaultdict(set)
+    for record in bundle.records:
+        if record.identifier is not None:
+            kind = _ELEMENT_KINDS.get(
+                record.get_type(), PROV_N_MAP.get(record.get_type(), "?")
+            )
+            kinds[record.identifier].add(kind)
+    for identifier, found in kinds.items():
+        relations = found - set(_ELEMENT_KINDS.values())
+        if relations and (len(relations) > 1 or found & set(_ELEMENT_KINDS.values())):
+            violations.append(
+                Violation(
+                    "key",
+                    (str(identifier),),
+                    f"identifier {str(identifier)!r} names records of different types: "
+                    f"{', '.join(sorted(found))}",
+                )
+            )
+    return violations
+
+
+def _check_types(bundle: ProvBundle) -> list[Violation]:
+    types: dict[QualifiedName, set[str]] = defaultdict(set)
+    for record in bundle.records:
+        if isinstance(record, ProvElement):
+            types[record.identifier].add(_ELEMENT_KINDS[record.get_type()])  # type: ignore[index]
+            continue
+        expected = _ARGUMENT_TYPES.get(
+            PROV_N_MAP.get(record.get_type(), ""), (None, None)
+        )
+        for (_, value), kind in zip(record.formal_attributes, expected, strict=False):
+            if kind is not None and isinstance(value, QualifiedName):
+                types[value].add(kind)
+    return [
+        Violation(
+            "typing",
+            (str(identifier),),
+            f"{str(identifier)!r} is used both as an entity and as an activity",
+        )
+        for identifier, kinds in types.items()
+        if {"entity", "activity"} <= kinds
+    ]
+
+
+def _comparable(a: datetime.datetime, b: datetime.datetime) -> bool:
+    return (a.tzinfo is None) == (b.tzinfo is None)
+
+
+def _first(record: ProvRecord, position: int) -> object:
+    return record.formal_attributes[position][1]
+
+
+def _check_order(bundle: ProvBundle) -> list[Violation]:
+    violations: list[Violation] = []
+    starts: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(list)
+    ends: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(list)
+    generated: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(
+        list
+    )
+    consumed: dict[QualifiedName, list[tuple[datetime.datetime, str, str]]] = (
+        defaultdict(list)
+    )
+    events: list[tuple[QualifiedName, datetime.datetime, str]] = []
+
+    for record in bundle.records:
+        kind = record.get_type()
+        name = _name(record)
+        if kind == PROV_ACTIVITY:
+            identifier = record.identifier
+            if identifier is None:
+                continue
+            for value in record.get_attribute(PROV_ATTR_STARTTIME):
+                starts[identifier].append((value, name))
+            for value in record.get_attribute(PROV_ATTR_ENDTIME):
+                ends[identifier].append((value, name))
+            continue
+        if kind not in (
+            PROV_GENERATION,
+            PROV_USAGE,
+            PROV_INVALIDATION,
+            PROV_START,
+            PROV_END,
+        ):
+            continue
+        time = record.formal_attributes[-1][1]
+        if not isinstance(time, datetime.datetime):
+            continue
+        if kind == PROV_GENERATION:
+            entity, activity = _first(record, 0), _first(record, 1)
+        elif kind == PROV_INVALIDATION:
+            entity, activity = _first(record, 0), _first(record, 1)
+        elif kind == PROV_USAGE:
+            activity, entity = _first(record, 0), _first(record, 1)
+        else:  # start or end: the activity, then the trigger entity
+            activity, entity = _first(record, 0), None
+            bucket = starts if kind == PROV_START else ends
+            if isinstance(activity, QualifiedName):
+                bucket[activity].append((time, name))
+        if isinstance(entity, QualifiedName):
+            if kind == PROV_GENERATION:
+                generated[entity].append((time, name))
+            else:
+                label = "used" if kind == PROV_USAGE else "invalidated"
+                consumed[entity].append((time, name, label))
+        if isinstance(activity, QualifiedName):
+            events.append((activity, time, name))
+
+    for activity, start_list in starts.items():
+        for start, start_name in start_list:
+            for end, end_name in ends.get(activity, []):
+                if _comparable(start, end) and end < start:
+                    violations.append(
+                        Violation(
+                            "ordering",
+                            tuple(sorted({start_name, end_name})),
+                            f"activity {str(activity)!r} ends ({end.isoformat()}) "
+                            "before it "
+                            f"starts ({start.isoformat()})",
+                        )
+                    )
+    for entity, generations in generated.items():
+        for gen_time, gen_name in generations:
+            for use_time, use_name, label in consumed.get(entity, []):
+                if _comparable(gen_time, use_time) and use_time < gen_time:
+                    violations.append(
+                        Violation(
+                            "ordering",
+                            (gen_name, use_name),
+                            f"entity {str(entity)!r} is {label} "
+                            f"({use_time.isoformat()}) "
+                            f"before it is generated ({gen_time.isoformat()})",
+                        )
+                    )
+    for activity, time, name in events:
+        for start, start_name in starts.get(activity, []):
+            if _comparable(start, time) and time < start:
+                violations.append(
+                    Violation(
+                        "ordering",
+                        (name, start_name),
+                        f"event at {time.isoformat()} precedes the start of activity "
+                        f"{str(activity)!r} ({start.isoformat()})",
+                    )
+                )
+        for end, end_name in ends.get(activity, []):
+            if _comparable(end, time) and time > end:
+                violations.append(
+                    Violation(
+                        "ordering",
+                        (name, end_name),
+                        f"event at {time.isoformat()} follows the end of activity "
+                        f"{str(activity)!r} ({end.isoformat()})",
+                    )
+                )
+    return _unique(violations)
+
+
+def _unique(violations: Iterable[Violation]) -> list[Violation]:
+    return list(dict.fromkeys(violations))
+
+
+def validate(document: ProvDocument) -> list[Violation]:
+    """Return every constraint violation in ``document`` and its bundles."""
+    violations: list[Violation] = []
+    containers: list[tuple[str, ProvBundle]] = [("document", document)]
+    containers += [(str(b.identifier), b) for b in document.bundles]
+    for label, container in containers:
+        violations += _check_keys(container, label)
+        violations += _check_types(container)
+        violations += _check_order(container)
+    return _unique(violations)
+
+
+def check(document: ProvDocument, *, strict: bool = True) -> list[Violation]:
+    """Validate ``document``; with ``strict``, raise when anything is broken.
+
+    Raises
+    ------
+    ValidationError
+        With ``strict``, if there is at least one violation; its
+        ``violations`` lists them as text.
+    """
+    violations = validate(document)
+    if violations and strict:
+        shown = "; ".join(str(v) for v in violations[:5])
+        more = f" and {len(violations) - 5} more" if len(violations) > 5 else ""
+        raise ValidationError(
+            f"the document breaks {len(violations)} PROV-CONSTRAINTS rule(s): "
+            f"{shown}{more}; "
+            "fix the records or export with --no-validate",
+            [str(v) for v in violations],
+        )
+    return violations

@@ -1,0 +1,277 @@
+"""A bounded queue that writes PROV fragments to a store from a background thread.
+
+Capture must never block or break a training round. :meth:`CaptureQueue.put`
+returns at once: when the queue is full the fragment is dropped, and when the
+store raises the fragment is lost. Both are logged at WARNING with the run,
+round and node ids of the fragment and counted in :attr:`CaptureQueue.stats`.
+With ``strict=True`` (meant for tests) a full queue raises
+:class:`~fedprov.errors.CaptureError` from ``put``, and a failed write is
+raised from the next ``put``, ``flush`` or ``close``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from prov.model import ProvDocument
+
+from fedprov.errors import CaptureError
+from fedprov.store.base import ProvStore
+
+__all__ = ["CaptureQueue", "CaptureStats"]
+
+logger = logging.getLogger(__name__)
+
+#: Default number of fragments the queue holds before it drops new ones.
+DEFAULT_MAXSIZE = 10_000
+
+
+@dataclass
+class CaptureStats:
+    """Counters of one queue; read them after :meth:`CaptureQueue.flush`."""
+
+    #: Fragments accepted by ``put``.
+    queued: int = 0
+    #: Fragments the store accepted.
+    written: int = 0
+    #: Fragments dropped because the queue was full or already closed.
+    dropped: int = 0
+    #: Fragments lost because ``store.write`` raised.
+    failed: int = 0
+
+
+@dataclass
+class _Item:
+    scope: str
+    document: ProvDocument
+    ids: Mapping[str, object] = field(default_factory=dict)
+
+
+_STOP = object()
+
+
+class CaptureQueue:
+    """Hand PROV documents to a :class:`~fedprov.store.base.ProvStore` in order.
+
+    Parameters
+    ----------
+    store
+        Where fragments go; ``store.write(scope, document)`` runs on the
+        queue's thread only, so the store needs no locking of its own.
+    maxsize
+        Fragments held before ``put`` drops new ones (default 10,000).
+    strict
+        Raise instead of dropping or logging (tests).
+    name
+        Name of the background thread.
+    """
+
+    def __init__(
+        self,
+        store: ProvStore,
+        *,
+        maxsize: int = DEFAULT_MAXSIZE,
+        strict: bool = False,
+        name: str = "fedprov-capture",
+    ) -> None:
+        if maxsize < 1:
+            raise CaptureError(
+                f"maxsize={maxsize!r} is invalid: a capture queue needs room for "
+                "at least 1 fragment"
+            )
+        self.store = store
+        self.strict = strict
+        self.stats = CaptureStats()
+        self._queue: queue.Queue[_Item | object] = queue.Queue(maxsize=maxsize)
+        self._closed = False
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
+        self._thread.start()
+
+    def put(
+        self,
+        scope: str,
+        document: ProvDocument,
+        ids: Mapping[str, object] | None = None,
+    ) -> bool:
+        """Queue ``document`` for ``scope`` without waiting; return whether it was.
+
+        Parameters
+        ----------
+        scope
+            The run key the store files the records under.
+        document
+            The fragment; the caller must not change it afterwards.
+        ids
+            Run, round and node ids that a warning about this fragment names.
+
+        Raises
+        ------
+        CaptureError
+            In strict mode only: the queue is full or closed, or an earlier
+            write failed.
+        """
+        self._raise_pending()
+        item = _Item(scope, document, dict(ids or {}))
+        if self._closed:
+            return self._drop(item, "the capture queue is closed")
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            return self._drop(
+                item, f"the capture queue is full ({self._queue.maxsize})"
+            )
+        with self._lock:
+            self.stats.queued += 1
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued fragment was written or failed.
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait at most; ``None`` waits as long as it takes.
+
+        Returns
+        -------
+        bool
+            Whether the queue was empty before the timeout.
+
+        Raises
+        ------
+        CaptureError
+            In strict mode, when a write failed.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._queue.all_tasks_done.wait(remaining)
+            done = self._queue.unfinished_tasks == 0
+        self._raise_pending()
+        return done
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Write what is queued, stop the thread and return whether all was written.
+
+        Fragments put after ``close`` are dropped. Calling ``close`` twice is
+        harmless.
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait for the queue to empty (default 30).
+
+        Raises
+        ------
+        CaptureError
+            In strict mode, when a write failed.
+        """
+        if self._closed:
+            self._raise_pending()
+            return self._queue.unfinished_tasks == 0
+        done = self.flush(timeout) if not self.strict else self._flush_quiet(timeout)
+        self._closed = True
+        try:
+            self._queue.put_nowait(_STOP)
+        except queue.Full:
+            logger.warning(
+                "capture queue still held %d fragments after %s s; they are lost",
+                self._queue.qsize(),
+                timeout,
+            )
+        self._thread.join(timeout=1.0 if done else 0.1)
+        self._raise_pending()
+        if self.stats.dropped or self.stats.failed:
+            logger.warning(
+                "capture lost fragments: %d dropped, %d failed writes "
+                "(%d written of %d queued)",
+                self.stats.dropped,
+                self.stats.failed,
+                self.stats.written,
+                self.stats.queued,
+            )
+        return done
+
+    def _flush_quiet(self, timeout: float | None) -> bool:
+        # close() raises a pending strict error only after it stopped the thread.
+        error, self._error = self._error, None
+        try:
+            return self.flush(timeout)
+        finally:
+            if self._error is None:
+                self._error = error
+
+    def _drop(self, item: _Item, reason: str) -> bool:
+        with self._lock:
+            self.stats.dropped += 1
+            dropped = self.stats.dropped
+        if self.strict:
+            raise CaptureError(
+                f"provenance fragment {_describe(item)} was dropped: {reason}; "
+                "raise maxsize or make the store faster"
+            )
+        logger.warning(
+            "dropped provenance fragment %s: %s (%d dropped so far)",
+            _describe(item),
+            reason,
+            dropped,
+        )
+        return False
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                assert isinstance(item, _Item)  # noqa: S101 - the queue holds _Item only
+                self._write(item)
+            finally:
+                self._queue.task_done()
+
+    def _write(self, item: _Item) -> None:
+        try:
+            self.store.write(item.scope, item.document)
+        except Exception as err:  # noqa: BLE001 - capture must survive any store error
+            with self._lock:
+                self.stats.failed += 1
+                failed = self.stats.failed
+                if self.strict and self._error is None:
+                    self._error = err
+            logger.warning(
+                "provenance write failed for %s: %s: %s (%d failed so far)",
+                _describe(item),
+                type(err).__name__,
+                err,
+                failed,
+            )
+            return
+        with self._lock:
+            self.stats.written += 1
+        logger.debug("wrote provenance fragment %s", _describe(item))
+
+    def _raise_pending(self) -> None:
+        if not self.strict:
+            return
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            raise CaptureError(
+                f"a provenance write failed: {type(error).__name__}: {error}; "
+                "check that the store is reachable"
+            ) from error
+
+
+def _describe(item: _Item) -> str:
+    ids = " ".join(f"{key}={value}" for key, value in item.ids.items())
+    return f"[scope={item.scope} {ids}]".replace(" ]", "]")

@@ -1,0 +1,1 @@
+"""A numpy linear-regression federation for fedprov's capture tests."""

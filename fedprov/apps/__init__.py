@@ -1,0 +1,1 @@
+"""Flower apps shipped with fedprov."""

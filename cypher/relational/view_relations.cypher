@@ -1,0 +1,12 @@
+// Return the relations of one run that change a row of the relational view:
+// a client that trained from a checkpoint, and a training config that a rule
+// firing generated. Ends are matched by identifier, as in PROV documents.
+MATCH (a:Element {scope: $scope})-[r:used]->(b:Element)
+WHERE r.scope = $scope
+  AND a.qname STARTS WITH 'run:train_' AND b.qname STARTS WITH 'run:checkpoint_'
+RETURN 'used' AS kind, a.qname AS subject, b.qname AS object, r.time AS time
+UNION ALL
+MATCH (a:Element {scope: $scope})-[r:wasGeneratedBy]->(b:Element)
+WHERE r.scope = $scope
+  AND a.qname STARTS WITH 'run:trainconfig_' AND b.qname STARTS WITH 'run:adjust_'
+RETURN 'wasGeneratedBy' AS kind, a.qname AS subject, b.qname AS object, r.time AS time

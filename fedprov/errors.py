@@ -8,7 +8,7 @@ Every error fedprov raises on purpose derives from :class:`FedProvError`::
     │   └── PortInUseError    a port fedprov wants is taken by another process
     ├── StoreError            a database read or write failed
     │   └── AuthenticationError  the database rejected the credentials
-    ├── CaptureError          a Flower hook could not record provenance (strict mode only)
+    ├── CaptureError          a Flower hook failed to record provenance (strict mode)
     ├── ProvDocumentError     a PROV document is invalid or cannot be converted
     │   └── ValidationError   a document breaks a PROV-CONSTRAINTS rule
     ├── DataError             a data set folder is missing or incomplete

@@ -14,6 +14,31 @@ export FEDPROV_MONGO_PORT="${FEDPROV_TEST_MONGO_PORT:-27027}"
 export FEDPROV_DATA_DIR="${FEDPROV_TEST_DATA_DIR:-$FEDPROV_REPO/../shared/data/cifar10}"
 unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD MONGODB_URI
 
+# Headless Chromium drives the Neo4j Browser and dashboard tests; they skip
+# without it. As root on Debian the script installs it (FEDPROV_TEST_NO_APT=1
+# turns that off).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
+   command -v apt-get >/dev/null 2>&1 && [ -z "${FEDPROV_TEST_NO_APT:-}" ]; then
+  echo "installing Debian's chromium for the browser tests"
+  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null ||
+    echo "warning: chromium could not be installed; the browser tests will skip" >&2
+fi
+
+# MonetDB's embedded engine (monetdbe 0.11) has wheels for Python 3.10 only;
+# where python3.10 exists, the MonetDB dialect is checked in it.
+if [ -z "${FEDPROV_TEST_MONETDBE_PYTHON:-}" ] && command -v python3.10 >/dev/null 2>&1; then
+  monetdbe_venv="$FEDPROV_REPO/.fedprov/monetdbe-venv"
+  if [ ! -x "$monetdbe_venv/bin/python" ] ||
+     ! "$monetdbe_venv/bin/python" -c 'import monetdbe' 2>/dev/null; then
+    python3.10 -m venv "$monetdbe_venv" &&
+      "$monetdbe_venv/bin/python" -m pip install -q "monetdbe==0.11" ||
+      echo "warning: monetdbe could not be installed; the MonetDB dialect test will skip" >&2
+  fi
+  if "$monetdbe_venv/bin/python" -c 'import monetdbe' 2>/dev/null; then
+    export FEDPROV_TEST_MONETDBE_PYTHON="$monetdbe_venv/bin/python"
+  fi
+fi
+
 fedprov="$VENV/bin/fedprov"
 stop_services() { "$fedprov" services down >/dev/null 2>&1 || true; }
 trap stop_services EXIT

@@ -39,3 +39,27 @@ def neo4j_database(settings: Settings) -> str:
 def scope() -> str:
     """A fresh run key, so each test's records live apart."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def mongodb_database(settings: Settings) -> Iterator[tuple[str, str]]:
+    """A fresh database on the MongoDB of ``MONGODB_URI``, dropped afterwards.
+
+    Yields the URI and the database name.
+    """
+    import pymongo
+
+    if not settings.mongodb_uri:
+        raise RuntimeError(
+            "MONGODB_URI is not set; point it at a MongoDB or FerretDB server "
+            "(e.g. the one 'fedprov services up' starts)"
+        )
+    name = f"fedprov_test_{uuid.uuid4().hex[:12]}"
+    yield settings.mongodb_uri, name
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+        settings.mongodb_uri, serverSelectionTimeoutMS=5000
+    )
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()

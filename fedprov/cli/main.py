@@ -46,7 +46,7 @@ _COMMAND_MODULES = (
     "fedprov.cli.monitor",
 )
 
-_err_console = Console(stderr=True)
+_err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register_commands() -> None:

@@ -81,7 +81,7 @@ class FerretDBServer:
         return pid_alive(pid) and _BINARY in pid_command_line(pid)
 
     def start(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Start FerretDB (or reuse the running one) and wait until it accepts connections."""
+        """Start FerretDB (or reuse the running one) and wait for connections."""
         port = self.settings.mongo_port
         if self.is_ours_running(state):
             if state.get("port") == port:

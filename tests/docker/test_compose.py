@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,11 @@ DOCKER = Path(__file__).resolve().parents[2] / "docker"
     shutil.which("docker-compose") is None,
     reason="needs docker-compose 1.29 (Debian: apt-get install docker-compose)",
 )
-def test_compose_file_validates() -> None:
+def test_compose_file_validates(tmp_path: Path) -> None:
+    # docker-compose runs on the system Python; keep this interpreter's
+    # variables away from it, and run it outside the checkout, whose docker/
+    # folder would shadow the docker package if the folder were on its path.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     result = subprocess.run(
         [
             "docker-compose",
@@ -29,6 +34,8 @@ def test_compose_file_validates() -> None:
         capture_output=True,
         text=True,
         check=False,
+        cwd=tmp_path,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
 

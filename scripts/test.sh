@@ -25,16 +25,27 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
 fi
 
 # MonetDB's embedded engine (monetdbe 0.11) has wheels for Python 3.10 only;
-# where python3.10 exists, the MonetDB dialect is checked in it.
-if [ -z "${FEDPROV_TEST_MONETDBE_PYTHON:-}" ] && command -v python3.10 >/dev/null 2>&1; then
+# where a Python 3.10 exists (on PATH or under pyenv), the MonetDB dialect is
+# checked in it.
+find_python310() {
+  local candidate
+  for candidate in python3.10 "$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python3.10; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
+         >/dev/null 2>&1; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+if [ -z "${FEDPROV_TEST_MONETDBE_PYTHON:-}" ] && python310="$(find_python310)"; then
   monetdbe_venv="$FEDPROV_REPO/.fedprov/monetdbe-venv"
-  if [ ! -x "$monetdbe_venv/bin/python" ] ||
-     ! "$monetdbe_venv/bin/python" -c 'import monetdbe' 2>/dev/null; then
-    python3.10 -m venv "$monetdbe_venv" &&
+  if ! "$monetdbe_venv/bin/python" -c 'import monetdbe' >/dev/null 2>&1; then
+    "$python310" -m venv "$monetdbe_venv" &&
       "$monetdbe_venv/bin/python" -m pip install -q "monetdbe==0.11" ||
       echo "warning: monetdbe could not be installed; the MonetDB dialect test will skip" >&2
   fi
-  if "$monetdbe_venv/bin/python" -c 'import monetdbe' 2>/dev/null; then
+  if "$monetdbe_venv/bin/python" -c 'import monetdbe' >/dev/null 2>&1; then
     export FEDPROV_TEST_MONETDBE_PYTHON="$monetdbe_venv/bin/python"
   fi
 fi

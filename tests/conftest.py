@@ -8,18 +8,49 @@ its own scope, so tests never wipe data that another test wrote.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import neo4j
 import pytest
 
+from fedprov.errors import StoreError
 from fedprov.settings import Settings, load_settings
-from fedprov.store.neo4j.connection import open_driver
+from fedprov.store.neo4j.connection import open_driver, resolve_target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _neo4j_environment() -> Iterator[None]:
+    """Export the session's Neo4j as ``NEO4J_*`` for the whole session.
+
+    Many tests start ``fedprov``, Flower or notebook kernels in subprocesses
+    with a ``FEDPROV_HOME`` of their own, where the local server's state
+    file is not; the variables let them reach the same server.
+    """
+    if os.environ.get("NEO4J_URI"):
+        yield
+        return
+    try:
+        target = resolve_target(load_settings())
+    except StoreError:
+        yield  # no server set up: tests that need one fail on their own
+        return
+    exported = {
+        "NEO4J_URI": target.uri,
+        "NEO4J_USER": target.user,
+        "NEO4J_PASSWORD": target.password,
+    }
+    os.environ.update(exported)
+    try:
+        yield
+    finally:
+        for name in exported:
+            os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings(_neo4j_environment: None) -> Settings:
     return load_settings()
 
 

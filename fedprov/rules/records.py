@@ -195,6 +195,9 @@ def adjustment_document(
             used.add(previous)
         for record in sorted(used, key=str):
             document.used(activity, record)
+        # NOTE: when one round changes two hyperparameters, the revised config
+        # gets one generation per change, which PROV-CONSTRAINTS' generation
+        # uniqueness forbids; fedprov.export.validate does not check it yet.
         document.wasGeneratedBy(new_config, activity)
     return document
 

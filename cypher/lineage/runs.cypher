@@ -31,4 +31,4 @@ WITH scope, servers, outcome, num_rounds, started, ended, rounds, final_round,
      head(collect(m.`mt:accuracy`)) AS final_accuracy
 RETURN scope, servers, outcome, num_rounds, rounds, started, ended,
        final_round, final_accuracy
-ORDER BY started DESC, scope
+ORDER BY started IS NULL, started DESC, scope

@@ -29,13 +29,19 @@ __all__ = [
 def open_checkpoint_store(settings: Settings) -> CheckpointStore:
     """Open the checkpoint store the settings configure.
 
+    GridFS on ``MONGODB_URI``, else on the local FerretDB that ``fedprov
+    services up`` started, else files in ``settings.checkpoint_dir``.
+
     Raises
     ------
     CheckpointError
         If ``MONGODB_URI`` is set but the server cannot be reached.
     """
-    if settings.mongodb_uri:
+    from fedprov.services.manager import mongodb_uri
+
+    uri = mongodb_uri(settings)
+    if uri:
         from fedprov.checkpoints.gridfs import GridFSCheckpointStore
 
-        return GridFSCheckpointStore(settings.mongodb_uri, settings.mongo_database)
+        return GridFSCheckpointStore(uri, settings.mongo_database)
     return FileCheckpointStore(settings.checkpoint_dir)

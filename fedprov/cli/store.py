@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from fedprov.errors import ConfigurationError
 from fedprov.export import FORMATS, export_scope, import_document, validate
 from fedprov.settings import load_settings
 from fedprov.store.durable import DurableStore
@@ -50,6 +51,16 @@ def export(
     ),
 ) -> None:
     """Write a run's provenance as PROV-N, PROV-JSON, PROV-XML, Turtle or JSON-LD."""
+    if output.is_dir():
+        raise ConfigurationError(
+            f"--output {str(output)!r} is a folder; give a file name such as "
+            f"{str(output / 'run.json')!r}"
+        )
+    if not output.parent.is_dir():
+        raise ConfigurationError(
+            f"--output {str(output)!r}: the folder {str(output.parent)!r} does not "
+            "exist; create it or choose another path"
+        )
     with _store() as store:
         export_scope(
             store, run, fmt, output, bundle=bundle, validate_first=not no_validate

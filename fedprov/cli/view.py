@@ -18,15 +18,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import neo4j
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from fedprov.errors import ConfigurationError
 from fedprov.relational.consistency import check_consistency
 from fedprov.relational.materialize import ViewMaterializer
 from fedprov.relational.view import QueryResult, RelationalView, open_view
 from fedprov.settings import load_settings
 from fedprov.store.neo4j.connection import open_driver
+from fedprov.store.neo4j.store import Neo4jProvStore
 
 __all__ = ["register", "view_app"]
 
@@ -53,6 +56,15 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+def _require_run(driver: neo4j.Driver, database: str, run: str) -> None:
+    if Neo4jProvStore(driver, database).has_scope(run):
+        return
+    driver.close()
+    raise ConfigurationError(
+        f"run {run!r} is not in Neo4j; list the stored runs with 'fedprov runs'"
+    )
+
+
 def _open(view_path: Path | None) -> RelationalView:
     return open_view(load_settings(), view_path)
 
@@ -64,8 +76,9 @@ def rebuild(
 ) -> None:
     """Replace the run's rows in every table by rows built from the graph."""
     settings = load_settings()
-    view = open_view(settings, view_path)
     driver, database = open_driver(settings)
+    _require_run(driver, database, run)
+    view = open_view(settings, view_path)
     try:
         counts = ViewMaterializer(view, driver, database).rebuild(run)
     finally:
@@ -87,8 +100,9 @@ def check(
 ) -> None:
     """Compare the run's tables with the graph; exit 1 when any value differs."""
     settings = load_settings()
-    view = open_view(settings, view_path)
     driver, database = open_driver(settings)
+    _require_run(driver, database, run)
+    view = open_view(settings, view_path)
     try:
         report = check_consistency(ViewMaterializer(view, driver, database), run)
     finally:

@@ -248,14 +248,18 @@ def settings_store_opener(settings: Settings) -> StoreOpener:
 
     def open_store(kind: str, store_id: str) -> CheckpointStore:
         if kind == "gridfs":
-            if not settings.mongodb_uri:
+            from fedprov.services.manager import mongodb_uri
+
+            uri = mongodb_uri(settings)
+            if not uri:
                 raise ConfigurationError(
-                    "the run's checkpoints are in MongoDB GridFS but MONGODB_URI is "
-                    "not set; set it, e.g. MONGODB_URI=mongodb://127.0.0.1:27017/"
+                    "the run's checkpoints are in MongoDB GridFS, but neither "
+                    "MONGODB_URI is set nor the local FerretDB running; run "
+                    "'fedprov services up' or set MONGODB_URI"
                 )
             from fedprov.checkpoints.gridfs import GridFSCheckpointStore
 
-            return GridFSCheckpointStore(settings.mongodb_uri, settings.mongo_database)
+            return GridFSCheckpointStore(uri, settings.mongo_database)
         if kind == "file":
             root = settings.checkpoint_dir.resolve()
             path = Path(store_id)

@@ -9,12 +9,12 @@ Browser of the configured Neo4j does not respond.
 from __future__ import annotations
 
 import logging
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 from lineage.fabricated_run import FabricatedRun
 
 from fedprov.browser import browser_url, param_commands, ready_queries, style_command
@@ -22,20 +22,6 @@ from fedprov.settings import Settings
 from fedprov.store.neo4j.connection import resolve_target
 
 logger = logging.getLogger(__name__)
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Flags for a closed network: no sandbox (containers), no GPU, and nothing
-# that would reach out to Google's services.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _one_line(text: str) -> str:

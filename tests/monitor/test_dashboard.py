@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from typing import Any
 
 import neo4j
 import pytest
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 
 from fedprov.relational.materialize import ViewingStore, ViewMaterializer
 from fedprov.settings import Settings
@@ -34,19 +34,6 @@ from monitor.live_run import LiveRun
 
 logger = logging.getLogger(__name__)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Flags for a closed network: no sandbox (containers), no GPU, and nothing
-# that would reach out to Google's services.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 METRIC_VALUES = '[data-testid="stMetricValue"]'
 

@@ -120,3 +120,42 @@ def test_cli_sql_is_read_only(view_file: Path, fabricated: FabricatedRun) -> Non
 
     assert result.exception is not None
     assert json.loads(output) == [{"n": 19}]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY oClientTraining TO '{target}'",
+        "SELECT * FROM read_csv('{source}')",
+        "INSTALL httpfs",
+    ],
+    ids=["copy-to-file", "read-file", "install-extension"],
+)
+def test_cli_sql_blocks_files_and_network(
+    view_file: Path, fabricated: FabricatedRun, tmp_path: Path, statement: str
+) -> None:
+    from fedprov.errors import ConfigurationError
+
+    source = tmp_path / "outside.csv"
+    source.write_text("secret\n1\n")
+    target = tmp_path / "leak.csv"
+    _run("view", "rebuild", fabricated.scope, "--view", str(view_file))
+    query = statement.format(target=target, source=source)
+
+    result = CliRunner().invoke(app, ["sql", query, "--view", str(view_file)])
+
+    assert isinstance(result.exception, ConfigurationError)
+    assert not target.exists()
+    assert "secret" not in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "rebuild"])
+def test_cli_view_unknown_run_rejected(view_file: Path, command: str) -> None:
+    from fedprov.errors import ConfigurationError
+
+    result = CliRunner().invoke(
+        app, ["view", command, "no-such-run-key", "--view", str(view_file)]
+    )
+
+    assert isinstance(result.exception, ConfigurationError)
+    assert "'no-such-run-key' is not in Neo4j" in str(result.exception)

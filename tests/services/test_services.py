@@ -16,7 +16,12 @@ import neo4j
 import pymongo
 import pytest
 
-from fedprov.errors import AuthenticationError, PortInUseError, ServiceError
+from fedprov.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    PortInUseError,
+    ServiceError,
+)
 from fedprov.services.manager import services_down, services_status, services_up
 from fedprov.services.processes import is_listening, pid_alive
 from fedprov.services.state import read_state
@@ -190,3 +195,21 @@ def test_neo4j_failed_start_shows_log(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match=r"(?s)exited during start-up.*heap size"):
         services_up(settings, ("neo4j",))
     assert not is_listening(BOLT + 100)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"NEO4J_URI": "notauri", "NEO4J_PASSWORD": "x"},
+            "'notauri' is not a Bolt URI",
+        ),
+        ({"NEO4J_URI": "bolt://127.0.0.1:1"}, "NEO4J_PASSWORD is not set"),
+    ],
+    ids=["not-bolt", "no-password"],
+)
+def test_neo4j_external_settings_checked(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        open_driver(_settings(tmp_path, **extra))

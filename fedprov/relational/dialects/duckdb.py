@@ -205,7 +205,16 @@ class DuckDbBackend:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                if read_only:
+                    # Read-only sessions serve 'fedprov sql': without external
+                    # access, COPY TO, read_csv() and INSTALL cannot touch
+                    # files or the network.
+                    return duckdb.connect(
+                        str(self.path),
+                        read_only=True,
+                        config={"enable_external_access": False},
+                    )
+                return duckdb.connect(str(self.path), read_only=False)
             except duckdb.IOException as err:
                 if "lock" not in str(err).lower() or time.monotonic() > deadline:
                     raise StoreError(

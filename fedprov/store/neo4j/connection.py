@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from fedprov.errors import AuthenticationError, StoreError
+from fedprov.errors import AuthenticationError, ConfigurationError, StoreError
 from fedprov.services.state import read_state
 from fedprov.settings import Settings
 
@@ -16,10 +16,21 @@ __all__ = ["Neo4jTarget", "open_driver", "resolve_target"]
 
 logger = logging.getLogger(__name__)
 
+# The driver's own URI schemes; its http(s) support needs extras fedprov does
+# not install.
+_BOLT_SCHEMES = (
+    "bolt://",
+    "bolt+s://",
+    "bolt+ssc://",
+    "neo4j://",
+    "neo4j+s://",
+    "neo4j+ssc://",
+)
+
 
 @dataclass(frozen=True)
 class Neo4jTarget:
-    """Where a Neo4j server is and how to log in; the password is never printed."""
+    """Address and login of a Neo4j server; its repr leaves out the password."""
 
     uri: str
     user: str
@@ -73,7 +84,25 @@ def open_driver(settings: Settings, *, verify: bool = True) -> tuple[neo4j.Drive
         If the server cannot be reached.
     """
     target = resolve_target(settings)
-    driver = neo4j.GraphDatabase.driver(target.uri, auth=(target.user, target.password))
+    if target.external and not target.password:
+        raise ConfigurationError(
+            f"NEO4J_URI is set to {target.uri!r} but NEO4J_PASSWORD is not set; "
+            "set it, or unset NEO4J_URI to use the local server"
+        )
+    if not target.uri.startswith(_BOLT_SCHEMES):
+        raise ConfigurationError(
+            f"NEO4J_URI={target.uri!r} is not a Bolt URI; use e.g. "
+            "bolt://127.0.0.1:7687 or neo4j://host:7687"
+        )
+    # The server warns about labels and properties that no record has yet
+    # (a fresh database, a run without rule firings); those are expected.
+    driver = neo4j.GraphDatabase.driver(
+        target.uri,
+        auth=(target.user, target.password),
+        notifications_disabled_classifications=[
+            neo4j.NotificationDisabledClassification.UNRECOGNIZED
+        ],
+    )
     if not verify:
         return driver, target.database
     try:

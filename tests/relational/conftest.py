@@ -158,6 +158,9 @@ class BridgeConnection:
             self._process.wait(timeout=30)
 
 
+_PROBE_FAILURES: list[str] = []
+
+
 def _monetdbe_python() -> str | None:
     # FEDPROV_TEST_MONETDBE_PYTHON names an interpreter with monetdbe; else
     # try the Python 3.10 installations that monetdbe 0.11 has wheels for.
@@ -175,6 +178,8 @@ def _monetdbe_python() -> str | None:
         )
         if probe.returncode == 0:
             return python
+        last = (probe.stderr or b"").decode(errors="replace").strip().splitlines()
+        _PROBE_FAILURES.append(f"{python}: {last[-1] if last else probe.returncode}")
     return None
 
 
@@ -186,6 +191,7 @@ def monetdbe_python() -> str:
             "no Python with monetdbe found: monetdbe 0.11 has wheels only up to "
             "Python 3.10; run 'python3.10 -m venv V && V/bin/pip install "
             "monetdbe==0.11' and set FEDPROV_TEST_MONETDBE_PYTHON=V/bin/python"
+            f" (tried: {'; '.join(_PROBE_FAILURES) or 'no candidate'})"
         )
     return python
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import neo4j
 import pytest
+from prov.constants import PROV_TYPE
+from prov.model import ProvDocument
 
 from fedprov.lineage import Lineage
+from fedprov.prov.vocabulary import FL, FlClass, FlProperty, fl, run_namespace
+from fedprov.store.neo4j.store import Neo4jProvStore
 from lineage.fabricated_run import RULE_SHA256, FabricatedRun
 
 UTC = dt.UTC
@@ -315,3 +320,42 @@ def test_run_diff_ignore_keys(
 
 def test_run_diff_same_run_empty(lineage: Lineage, fabricated: FabricatedRun) -> None:
     assert lineage.run_diff(fabricated.run_key, fabricated.run_key) == []
+
+
+def test_model_ancestors_skip_evaluation_config(
+    lineage: Lineage, neo4j_driver: neo4j.Driver, neo4j_database: str, scope: str
+) -> None:
+    # The shape capture writes: the aggregation is informed by its round,
+    # and the round also used the evaluation config sent after the model.
+    namespace = run_namespace(scope)
+    document = ProvDocument()
+    document.add_namespace(namespace)
+    document.add_namespace(FL)
+    model = document.entity(
+        namespace["model_s1_r1"],
+        [(PROV_TYPE, fl(FlClass.GLOBAL_MODEL)), (fl(FlProperty.ROUND), 1)],
+    )
+    aggregate = document.activity(
+        namespace["aggregate_s1_r1"],
+        other_attributes=[(PROV_TYPE, fl(FlClass.AGGREGATION))],
+    )
+    round_ = document.activity(
+        namespace["round_s1_r1"], other_attributes=[(PROV_TYPE, fl(FlClass.ROUND))]
+    )
+    for name, kind in (
+        ("trainconfig_s1_r1", FlClass.TRAINING_CONFIG),
+        ("evalconfig_s1_r1", FlClass.EVALUATION_CONFIG),
+    ):
+        config = document.entity(namespace[name], [(PROV_TYPE, fl(kind))])
+        document.used(round_, config)
+    document.wasGeneratedBy(model, aggregate)
+    document.wasInformedBy(aggregate, round_)
+    store = Neo4jProvStore(neo4j_driver, neo4j_database)
+    store.write(scope, document)
+    try:
+        ancestors = {row["ancestor"] for row in lineage.model_ancestors(scope, 1)}
+    finally:
+        store.delete(scope)
+
+    assert "run:trainconfig_s1_r1" in ancestors
+    assert "run:evalconfig_s1_r1" not in ancestors

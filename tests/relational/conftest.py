@@ -123,6 +123,17 @@ class _BridgeCursor:
         return self._rows
 
 
+def _python310_environment() -> dict[str, str]:
+    # Ray, started in this process by earlier tests, puts this interpreter's
+    # (3.11) packages on PYTHONPATH; a 3.10 interpreter that imports them
+    # fails with "SRE module mismatch".
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTHONPATH", "PYTHONHOME"}
+    }
+
+
 class BridgeConnection:
     """A DB-API-like connection to monetdbe running under another Python."""
 
@@ -132,6 +143,7 @@ class BridgeConnection:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=_python310_environment(),
         )
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +185,7 @@ def _monetdbe_python() -> str | None:
         probe = subprocess.run(
             [python, "-c", "import monetdbe"],
             capture_output=True,
+            env=_python310_environment(),
             timeout=60,
             check=False,
         )

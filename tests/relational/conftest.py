@@ -124,9 +124,10 @@ class _BridgeCursor:
 
 
 def _python310_environment() -> dict[str, str]:
-    # Ray, started in this process by earlier tests, puts this interpreter's
-    # (3.11) packages on PYTHONPATH; a 3.10 interpreter that imports them
-    # fails with "SRE module mismatch".
+    # Flower 1.42's Ray backend, started in this process by earlier tests,
+    # sets PYTHONPATH to this interpreter's whole sys.path (the 3.11 standard
+    # library included), and a 3.10 interpreter that imports from it fails
+    # with "SRE module mismatch".
     return {
         name: value
         for name, value in os.environ.items()

@@ -43,7 +43,7 @@ class ConfigurationError(FedProvError):
 
 
 class ServiceError(FedProvError):
-    """A local service (Neo4j, FerretDB) failed to start, answer or stop."""
+    """A local service (Neo4j, FerretDB) failed to start, respond or stop."""
 
 
 class PortInUseError(ServiceError):

@@ -27,7 +27,7 @@ __all__ = ["CaptureQueue", "CaptureStats"]
 
 logger = logging.getLogger(__name__)
 
-#: Default number of fragments the queue holds before it drops new ones.
+#: Default number of fragments the queue keeps before it drops new ones.
 DEFAULT_MAXSIZE = 10_000
 
 

@@ -120,7 +120,7 @@ def provenance_mod(
         return reply
     if REPORT_KEY in reply.content:
         logger.warning(
-            "run %s node %s: the reply already holds a %r record; no provenance "
+            "run %s node %s: the reply already contains a %r record; no provenance "
             "report added",
             context.run_id,
             context.node_id,

@@ -82,7 +82,11 @@ def parse_document(
         text = str(source)
     label = name or (str(path) if path else "<text>")
 
-    fmt = get_format(format) if format else (format_for_path(path) if path else None)
+    fmt = None
+    if format:
+        fmt = get_format(format)
+    elif path:
+        fmt = format_for_path(path)
     if fmt is None:
         fmt = _detect(text)
     try:
@@ -98,7 +102,7 @@ def parse_document(
             f"invalid {fmt.name} document {_location(label, err)}: {err}"
         ) from err
     if not isinstance(document, ProvDocument):
-        raise ProvDocumentError(f"{label} holds no PROV document")
+        raise ProvDocumentError(f"{label} contains no PROV document")
     return document
 
 
@@ -121,7 +125,7 @@ def import_document(
     Raises
     ------
     ProvDocumentError
-        If the document does not parse, holds no records, or holds values
+        If the document does not parse, contains no records, or contains values
         fedprov cannot store.
     StoreError
         If Neo4j fails; the transaction is rolled back.
@@ -129,7 +133,7 @@ def import_document(
     document = parse_document(source, format)
     if not document.get_records() and not document.has_bundles():
         raise ProvDocumentError(
-            f"{source} holds no PROV records, so there is nothing to import; check "
+            f"{source} contains no PROV records, so there is nothing to import; check "
             "that it is a PROV document in the given format"
         )
     store.write_atomic(scope, document)

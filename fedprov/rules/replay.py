@@ -42,7 +42,7 @@ def _json_object(text: str | None, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise RuleError(
-            f"{what} holds invalid JSON ({err}); the run record is damaged"
+            f"{what} contains invalid JSON ({err}); the run record is damaged"
         ) from err
     if not isinstance(value, dict):
         raise RuleError(f"{what} is JSON {type(value).__name__}, expected an object")

@@ -144,7 +144,7 @@ def run_tool(command: Sequence[str], cwd: Path, log_file: Path, what: str) -> No
     Raises
     ------
     ServiceError
-        If the tool exits non-zero; the message holds the end of its output.
+        If the tool exits non-zero; the message contains the end of its output.
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logger.info("%s: %s (log: %s)", what, " ".join(command[:3]), log_file)

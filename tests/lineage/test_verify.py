@@ -96,7 +96,10 @@ def test_verify_unknown_run_fails(lineage: Lineage, tmp_path: Path) -> None:
 
 def test_opener_gridfs_needs_mongodb_uri(tmp_path: Path) -> None:
     opener = settings_store_opener(load_settings({"FEDPROV_HOME": str(tmp_path)}))
-    with pytest.raises(ConfigurationError, match="neither MONGODB_URI is set nor the local FerretDB running"):
+    with pytest.raises(
+        ConfigurationError,
+        match="neither MONGODB_URI is set nor the local FerretDB running",
+    ):
         opener("gridfs", "65f000000000000000000000")
 
 

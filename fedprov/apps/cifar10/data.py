@@ -32,7 +32,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Name of the folder that holds the pickled batches.
+#: Name of the folder that contains the pickled batches.
 BATCH_FOLDER = "cifar-10-batches-py"
 #: The files a complete folder contains.
 EXPECTED_FILES = (
@@ -125,7 +125,7 @@ def _read_batch(path: Path) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64
         ) from err
     if data.ndim != 2 or data.shape[1] != _PIXELS or data.shape[0] != labels.shape[0]:
         raise DataError(
-            f"CIFAR-10 batch {str(path)!r} holds data of shape {data.shape} and "
+            f"CIFAR-10 batch {str(path)!r} contains data of shape {data.shape} and "
             f"{labels.shape[0]} labels; expected (N, {_PIXELS}) and N labels"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):

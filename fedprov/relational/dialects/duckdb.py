@@ -120,7 +120,7 @@ class DuckDbBackend:
     path
         The database file; its folder is created when missing.
     lock_timeout
-        Seconds to keep retrying while another process holds the file.
+        Seconds to keep retrying while another process has the file open for writing.
     keep_open
         Keep one connection for all transactions.
     """

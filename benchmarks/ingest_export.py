@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov.model import ProvDocument
+from rich.progress import track
 
 from fedprov.export.provjson import stream_provjson
 from fedprov.prov.vocabulary import FL, MT, FlClass, FlProperty, fl, run_namespace
@@ -180,6 +181,34 @@ def naive_write(store: Neo4jProvStore, scope: str, doc: ProvDocument) -> int:
     return count
 
 
+_FLOOR_NODES = (
+    "UNWIND $rows AS row MERGE (n:Element {key: row.key}) SET n.scope = row.scope"
+)
+_FLOOR_EDGES = (
+    "UNWIND $rows AS row MATCH (a:Element {key: row.source}) "
+    "MATCH (b:Element {key: row.target}) MERGE (a)-[r:used {key: row.key}]->(b)"
+)
+
+
+def engine_floor(store: Neo4jProvStore, scope: str, count: int) -> float:
+    """Return records/s of a bare UNWIND MERGE of minimal nodes, then edges.
+
+    Each runs in one transaction and sets nothing beyond the key and scope,
+    so the rate is an upper bound for any writer that merges on a unique key
+    with this Neo4j on this machine.
+    """
+    nodes = [{"key": f"{scope}-{i}", "scope": scope} for i in range(count)]
+    edges = [
+        {"key": i, "source": f"{scope}-{i}", "target": f"{scope}-{(i * 7 + 1) % count}"}
+        for i in range(count)
+    ]
+    started = time.perf_counter()
+    with store.driver.session(database=store.database) as session:
+        session.execute_write(lambda tx: tx.run(_FLOOR_NODES, rows=nodes).consume())
+        session.execute_write(lambda tx: tx.run(_FLOOR_EDGES, rows=edges).consume())
+    return 2 * count / (time.perf_counter() - started)
+
+
 def _measure(fn: Callable[[], Any], memory: bool) -> tuple[float, int]:
     if memory:
         tracemalloc.start()
@@ -203,6 +232,12 @@ def main() -> None:
     parser.add_argument(
         "--naive-clients", type=int, default=100, help="clients per naive round"
     )
+    parser.add_argument(
+        "--floor-records",
+        type=int,
+        default=10_000,
+        help="nodes (and as many edges) of the engine-floor measurement; 0 skips it",
+    )
     args = parser.parse_args()
 
     driver, database = open_driver(load_settings())
@@ -211,15 +246,23 @@ def main() -> None:
     tag = uuid.uuid4().hex[:8]
     scope = f"bench-{tag}"
     naive_scope = f"bench-naive-{tag}"
+    floor_scope = f"bench-floor-{tag}"
     try:
+        if args.floor_records:
+            floor = engine_floor(store, floor_scope, args.floor_records)
+            print(
+                f"engine floor (bare UNWIND MERGE of {args.floor_records} minimal "
+                f"nodes, then as many edges): {floor:,.0f} records/s"
+            )
         print(f"building {args.rounds} round documents for {args.clients} clients ...")
         docs = [
-            round_document(scope, r, args.clients) for r in range(1, args.rounds + 1)
+            round_document(scope, r, args.clients)
+            for r in track(range(1, args.rounds + 1), description="building")
         ]
         records = sum(len(d.get_records()) for d in docs)
 
         started = time.perf_counter()
-        for doc in docs:
+        for doc in track(docs, description="ingesting"):
             store.write(scope, doc)
         ingest = time.perf_counter() - started
         fast_rate = records / ingest
@@ -277,6 +320,7 @@ def main() -> None:
     finally:
         store.delete(scope)
         store.delete(naive_scope)
+        store.delete(floor_scope)
         driver.close()
 
 

@@ -7,6 +7,12 @@ round and node ids of the fragment and counted in :attr:`CaptureQueue.stats`.
 With ``strict=True`` (meant for tests) a full queue raises
 :class:`~fedprov.errors.CaptureError` from ``put``, and a failed write is
 raised from the next ``put``, ``flush`` or ``close``.
+
+The thread writes the fragments of one scope that arrive together as one
+merged document, so a burst of small fragments costs one journal append, one
+Neo4j write and one view update instead of one each. After the first
+fragment of a write it waits up to ``linger`` seconds for more, unless a
+:meth:`CaptureQueue.flush` or :meth:`CaptureQueue.close` is waiting.
 """
 
 from __future__ import annotations
@@ -30,6 +36,18 @@ logger = logging.getLogger(__name__)
 #: Default number of fragments the queue keeps before it drops new ones.
 DEFAULT_MAXSIZE = 10_000
 
+#: Default maximum number of waiting fragments merged into one write.
+DEFAULT_MAX_BATCH = 64
+
+#: Default seconds the thread waits for more fragments before a write. A round
+#: queues its fragments in bursts (round start, each reply, aggregation). The
+#: rule engine flushes the queue before it reads, and the monitor shows new
+#: records up to this much later.
+DEFAULT_LINGER = 1.0
+
+# Seconds between the thread's checks for a waiting flush while it lingers.
+_LINGER_POLL = 0.05
+
 
 @dataclass
 class CaptureStats:
@@ -43,6 +61,10 @@ class CaptureStats:
     dropped: int = 0
     #: Fragments lost because ``store.write`` raised.
     failed: int = 0
+    #: Calls of ``store.write``; below ``written`` when fragments were merged.
+    writes: int = 0
+    #: Seconds the background thread spent in ``store.write``.
+    write_seconds: float = 0.0
 
 
 @dataclass
@@ -69,6 +91,13 @@ class CaptureQueue:
         Raise instead of dropping or logging (tests).
     name
         Name of the background thread.
+    max_batch
+        Maximum number of waiting fragments of one scope that are merged into
+        one ``store.write`` (1 writes each fragment on its own).
+    linger
+        Seconds to wait for more fragments before a write (0 writes what is
+        waiting at once). A pending :meth:`flush` or :meth:`close` ends the
+        wait.
     """
 
     def __init__(
@@ -78,12 +107,29 @@ class CaptureQueue:
         maxsize: int = DEFAULT_MAXSIZE,
         strict: bool = False,
         name: str = "fedprov-capture",
+        max_batch: int = DEFAULT_MAX_BATCH,
+        linger: float = DEFAULT_LINGER,
     ) -> None:
         if maxsize < 1:
             raise CaptureError(
                 f"maxsize={maxsize!r} is invalid: a capture queue needs room for "
                 "at least 1 fragment"
             )
+        if max_batch < 1:
+            raise CaptureError(
+                f"max_batch={max_batch!r} is invalid: use 1 to write each "
+                "fragment on its own, or more to merge waiting fragments"
+            )
+        if not linger >= 0:
+            raise CaptureError(
+                f"linger={linger!r} is invalid: give the seconds to wait for more "
+                "fragments, 0 or more"
+            )
+        self.max_batch = max_batch
+        self.linger = linger
+        # Number of flush() calls in progress. The thread does not linger
+        # while it is above 0.
+        self._flushers = 0
         self.store = store
         self.strict = strict
         self.stats = CaptureStats()
@@ -150,13 +196,21 @@ class CaptureQueue:
             In strict mode, when a write failed.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._queue.all_tasks_done:
-            while self._queue.unfinished_tasks:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    break
-                self._queue.all_tasks_done.wait(remaining)
-            done = self._queue.unfinished_tasks == 0
+        with self._lock:
+            self._flushers += 1
+        try:
+            with self._queue.all_tasks_done:
+                while self._queue.unfinished_tasks:
+                    remaining = (
+                        None if deadline is None else deadline - time.monotonic()
+                    )
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._queue.all_tasks_done.wait(remaining)
+                done = self._queue.unfinished_tasks == 0
+        finally:
+            with self._lock:
+                self._flushers -= 1
         self._raise_pending()
         return done
 
@@ -191,6 +245,12 @@ class CaptureQueue:
             )
         self._thread.join(timeout=1.0 if done else 0.1)
         self._raise_pending()
+        logger.info(
+            "capture wrote %d provenance fragments in %d store writes (%.2f s)",
+            self.stats.written,
+            self.stats.writes,
+            self.stats.write_seconds,
+        )
         if self.stats.dropped or self.stats.failed:
             logger.warning(
                 "capture lost fragments: %d dropped, %d failed writes "
@@ -229,36 +289,80 @@ class CaptureQueue:
         return False
 
     def _drain(self) -> None:
+        carried: _Item | object | None = None
         while True:
-            item = self._queue.get()
-            try:
-                if item is _STOP:
-                    return
-                assert isinstance(item, _Item)  # noqa: S101 - the queue holds _Item only
-                self._write(item)
-            finally:
+            item = carried if carried is not None else self._queue.get()
+            carried = None
+            if item is _STOP:
                 self._queue.task_done()
+                return
+            assert isinstance(item, _Item)  # noqa: S101 - the queue holds _Item only
+            batch = [item]
+            # Take the fragments that arrive within the linger time, up to the
+            # first of another scope (written next, so the order per scope
+            # holds) or the stop mark.
+            deadline = time.monotonic() + self.linger
+            while len(batch) < self.max_batch:
+                waiting = self._next_waiting(deadline)
+                if waiting is None:
+                    break
+                if isinstance(waiting, _Item) and waiting.scope == item.scope:
+                    batch.append(waiting)
+                else:
+                    carried = waiting
+                    break
+            try:
+                self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
-    def _write(self, item: _Item) -> None:
+    def _next_waiting(self, deadline: float) -> _Item | object | None:
+        # The next queued entry, or None once nothing came before the
+        # deadline or a flush is waiting.
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            with self._lock:
+                hurry = self._flushers > 0 or self._closed
+            if remaining <= 0 or hurry:
+                return None
+            try:
+                return self._queue.get(timeout=min(remaining, _LINGER_POLL))
+            except queue.Empty:
+                continue
+
+    def _write(self, batch: list[_Item]) -> None:
+        first = batch[0]
+        started = time.perf_counter()
         try:
-            self.store.write(item.scope, item.document)
+            document = first.document if len(batch) == 1 else _merge(batch)
+            self.store.write(first.scope, document)
         except Exception as err:  # noqa: BLE001 - capture must survive any store error
             with self._lock:
-                self.stats.failed += 1
+                self.stats.failed += len(batch)
+                self.stats.write_seconds += time.perf_counter() - started
                 failed = self.stats.failed
                 if self.strict and self._error is None:
                     self._error = err
             logger.warning(
                 "provenance write failed for %s: %s: %s (%d failed so far)",
-                _describe(item),
+                ", ".join(_describe(item) for item in batch),
                 type(err).__name__,
                 err,
                 failed,
             )
             return
         with self._lock:
-            self.stats.written += 1
-        logger.debug("wrote provenance fragment %s", _describe(item))
+            self.stats.written += len(batch)
+            self.stats.writes += 1
+            self.stats.write_seconds += time.perf_counter() - started
+        logger.debug(
+            "wrote %d provenance fragments, the first %s", len(batch), _describe(first)
+        )
 
     def _raise_pending(self) -> None:
         if not self.strict:
@@ -270,6 +374,20 @@ class CaptureQueue:
                 f"a provenance write failed: {type(error).__name__}: {error}; "
                 "check that the store is reachable"
             ) from error
+
+
+def _merge(batch: list[_Item]) -> ProvDocument:
+    # A store merges the records of separate writes, so writing the merged
+    # document stores what writing each fragment would.
+    merged = ProvDocument()
+    for item in batch:
+        for namespace in item.document.get_registered_namespaces():
+            merged.add_namespace(namespace)
+        default = item.document.get_default_namespace()
+        if default is not None:
+            merged.set_default_namespace(default.uri)
+        merged.update(item.document)
+    return merged
 
 
 def _describe(item: _Item) -> str:

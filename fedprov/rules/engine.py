@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -368,6 +369,7 @@ class RuleEngine:
         and returned. Nothing here raises on a failing rule or an unreachable
         database: training goes on with the changes made so far.
         """
+        started = time.perf_counter()
         if self._recorder is not None and not self._recorder.queue.flush(
             self._flush_timeout
         ):
@@ -378,9 +380,18 @@ class RuleEngine:
                 server_round,
                 self._flush_timeout,
             )
+        flushed = time.perf_counter()
         outcome = self.evaluate(server_round, config)
         self.last_outcome = outcome
         self._record(outcome)
+        logger.debug(
+            "run %s round %d: %.3f s waiting for the capture queue, %.3f s for "
+            "the rules",
+            self.scope,
+            server_round,
+            flushed - started,
+            time.perf_counter() - flushed,
+        )
         for hyperparameter, value in self._overrides.items():
             config[hyperparameter] = value
         return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 from capture_helpers import MemoryStore
@@ -17,20 +18,104 @@ class BlockingStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.release = threading.Event()
+        self.entered = threading.Event()
 
     def write(self, scope: str, document: ProvDocument) -> None:
+        self.entered.set()
         self.release.wait(10)
         super().write(scope, document)
 
 
 def test_queue_writes_in_order(memory_store: MemoryStore) -> None:
-    queue = CaptureQueue(memory_store)
+    queue = CaptureQueue(memory_store, max_batch=1)
     documents = [ProvDocument() for _ in range(5)]
     for document in documents:
         assert queue.put("scope-a", document)
     assert queue.close()
     assert memory_store.documents["scope-a"] == documents
     assert queue.stats.written == 5
+    assert queue.stats.writes == 5
+
+
+def _fragment(local_name: str) -> ProvDocument:
+    document = ProvDocument()
+    document.add_namespace("ex", "http://example.org/")
+    document.add_namespace("unused", "http://example.org/unused#")
+    document.entity(f"ex:{local_name}", {"ex:n": 1})
+    return document
+
+
+def test_queue_merges_waiting_fragments() -> None:
+    store = BlockingStore()
+    queue = CaptureQueue(store, linger=0)
+    queue.put("scope-g", _fragment("first"))
+    assert store.entered.wait(5)
+    # The thread now waits inside the first write; these four queue up.
+    for name in ("a", "b", "c", "d"):
+        queue.put("scope-g", _fragment(name))
+    queue.put("scope-h", _fragment("other"))
+    store.release.set()
+    assert queue.close()
+
+    written = store.documents["scope-g"]
+    assert len(written) == 2
+    merged = written[1]
+    ids = sorted(str(record.identifier) for record in merged.get_records())
+    assert ids == ["ex:a", "ex:b", "ex:c", "ex:d"]
+    prefixes = {ns.prefix for ns in merged.get_registered_namespaces()}
+    assert prefixes == {"ex", "unused"}
+    assert len(store.documents["scope-h"]) == 1
+    assert queue.stats.written == 6
+    assert queue.stats.writes == 3
+    assert queue.stats.write_seconds > 0
+
+
+def test_queue_linger_merges_close_fragments(memory_store: MemoryStore) -> None:
+    queue = CaptureQueue(memory_store, linger=30)
+    queue.put("scope-j", _fragment("a"))
+    time.sleep(0.2)
+    queue.put("scope-j", _fragment("b"))
+    # flush ends the 30 s wait long before its own 10 s timeout.
+    assert queue.flush(10)
+    assert len(memory_store.documents["scope-j"]) == 1
+    assert queue.stats.written == 2
+    assert queue.stats.writes == 1
+    queue.close()
+
+
+def test_queue_without_linger_writes_at_once(memory_store: MemoryStore) -> None:
+    queue = CaptureQueue(memory_store, linger=0)
+    queue.put("scope-k", _fragment("a"))
+    deadline = time.monotonic() + 5
+    while not memory_store.documents["scope-k"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(memory_store.documents["scope-k"]) == 1
+    queue.close()
+
+
+@pytest.mark.parametrize("linger", [-1.0, float("nan")])
+def test_queue_invalid_linger(memory_store: MemoryStore, linger: float) -> None:
+    with pytest.raises(CaptureError, match="linger=.* is invalid"):
+        CaptureQueue(memory_store, linger=linger)
+
+
+def test_queue_failed_batch_counts_each_fragment(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = BlockingStore()
+    queue = CaptureQueue(store, linger=0)
+    queue.put("scope-i", _fragment("first"), {"round": 1})
+    assert store.entered.wait(5)
+    queue.put("scope-i", _fragment("a"), {"round": 2})
+    queue.put("scope-i", _fragment("b"), {"round": 3})
+    store.fail = True
+    with caplog.at_level(logging.WARNING, logger="fedprov"):
+        store.release.set()
+        assert queue.flush(5)
+    assert queue.stats.failed == 3
+    assert "round=2" in caplog.text
+    assert "round=3" in caplog.text
+    queue.close()
 
 
 def test_queue_full_drops_and_logs(caplog: pytest.LogCaptureFixture) -> None:
@@ -91,3 +176,8 @@ def test_queue_put_after_close_dropped(memory_store: MemoryStore) -> None:
 def test_queue_invalid_maxsize(memory_store: MemoryStore) -> None:
     with pytest.raises(CaptureError, match="maxsize=0 is invalid"):
         CaptureQueue(memory_store, maxsize=0)
+
+
+def test_queue_invalid_max_batch(memory_store: MemoryStore) -> None:
+    with pytest.raises(CaptureError, match="max_batch=0 is invalid"):
+        CaptureQueue(memory_store, max_batch=0)

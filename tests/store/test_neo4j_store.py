@@ -287,6 +287,41 @@ def test_store_merges_later_writes(store: Neo4jProvStore, scope: str) -> None:
     assert store.read(scope) == expected
 
 
+def test_store_rewrite_keeps_merged_declarations(
+    store: Neo4jProvStore, scope: str
+) -> None:
+    # Writing the first document again after the merge must not drop the
+    # second document's declaration, nor add a copy of the first one.
+    first, second = _doc(), _doc()
+    first.entity("ex:e", {"ex:a": 1})
+    second.entity("ex:e", {"ex:b": 2})
+    store.write(scope, first)
+    store.write(scope, second)
+    store.write(scope, first)
+    expected = _doc()
+    expected.entity("ex:e", {"ex:a": 1})
+    expected.entity("ex:e", {"ex:b": 2})
+    assert store.read(scope) == expected
+
+
+def test_store_declares_referenced_node_later(
+    store: Neo4jProvStore, scope: str, neo4j_driver: neo4j.Driver
+) -> None:
+    first, second = _doc(), _doc()
+    first.entity("ex:e")
+    first.wasDerivedFrom("ex:e", "ex:source")
+    second.entity("ex:source", {"prov:type": fl(FlClass.GLOBAL_MODEL)})
+    store.write(scope, first)
+    store.write(scope, second)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (n:Element {scope: $scope, id: 'http://example.org/source'}) "
+        "RETURN labels(n) AS labels, n.declared AS declared",
+        scope=scope,
+    )
+    assert sorted(records[0]["labels"]) == ["Element", "Entity", "GlobalModel"]
+    assert records[0]["declared"] is True
+
+
 def _graph_snapshot(driver: neo4j.Driver, scope: str) -> tuple[object, object]:
     nodes, _, _ = driver.execute_query(
         "MATCH (n:Element {scope: $scope}) RETURN n.key AS k, labels(n) AS l, "

@@ -1,10 +1,11 @@
 """Load the Cypher statements that live in ``cypher/<area>/<name>.cypher``.
 
 Every statement fedprov sends to Neo4j is a file, so the query text is never
-built from strings at run time. An installed wheel carries the files as
-``fedprov/_data/cypher`` (``pyproject.toml`` force-includes them); a source
-checkout has them in ``cypher/`` at the repository root. The wheel location is
-tried first.
+built from input at run time. The one substitution is a relationship type from
+the fixed list of PROV-DM relation names (:func:`load_typed_query`). An
+installed wheel carries the files as ``fedprov/_data/cypher``
+(``pyproject.toml`` force-includes them); a source checkout has them in
+``cypher/`` at the repository root. The wheel location is tried first.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from pathlib import Path
 from typing import LiteralString, cast
 
 from fedprov.errors import StoreError
+from fedprov.store.neo4j.graph import RELATION_TYPES
 
-__all__ = ["load_query"]
+__all__ = ["load_query", "load_typed_query"]
+
+#: The token of a dynamic relationship type that load_typed_query replaces.
+_DYNAMIC_TYPE = "$(row.type)"
 
 _REPO_CYPHER = Path(__file__).resolve().parents[3] / "cypher"
 _NAME = re.compile(r"[a-z0-9_]+(/[a-z0-9_]+)*")
@@ -72,3 +77,30 @@ def load_query(name: str) -> LiteralString:
         f"Cypher query {name!r} not found: no {name}.cypher in fedprov/_data/cypher "
         f"or {_REPO_CYPHER}; add the file or reinstall fedprov"
     )
+
+
+@functools.cache
+def load_typed_query(name: str, relationship_type: str) -> LiteralString:
+    """Return ``load_query(name)`` with its dynamic type set to one type.
+
+    The statement in the file uses ``$(row.type)``; the returned text has the
+    static type there instead, which lets Neo4j's planner use the type.
+
+    Raises
+    ------
+    StoreError
+        If the type is not a PROV-DM relation name, or the file has no
+        ``$(row.type)``.
+    """
+    if relationship_type not in RELATION_TYPES:
+        raise StoreError(
+            f"relationship type {relationship_type!r} is not a PROV relation; "
+            f"expected one of {sorted(RELATION_TYPES)}"
+        )
+    text = load_query(name)
+    if _DYNAMIC_TYPE not in text:
+        raise StoreError(
+            f"Cypher query {name!r} has no {_DYNAMIC_TYPE} to set a type in"
+        )
+    typed: str = text.replace(_DYNAMIC_TYPE, f"`{relationship_type}`")
+    return cast(LiteralString, typed)  # type: ignore[redundant-cast]

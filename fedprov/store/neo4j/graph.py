@@ -27,6 +27,7 @@ is the one ``docs/provenance-model.md`` ("In Neo4j") describes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -52,7 +53,7 @@ from fedprov.prov.vocabulary import FL_NAMESPACE_URI, FlClass
 from fedprov.store.neo4j.codec import (
     decode_attributes,
     dumps,
-    encode_attribute,
+    encode_attribute_text,
     native_property,
 )
 
@@ -117,8 +118,17 @@ def document_key(scope: str) -> str:
 
 
 def node_key(scope: str, bundle: str, uri: str | None) -> str:
-    """Return the ``key`` of an element node (``uri=None``: the placeholder)."""
-    return dumps([scope, bundle, uri])
+    """Return the ``key`` of an element node (``uri=None``: the placeholder).
+
+    The text equals ``dumps([scope, bundle, uri])``.
+    """
+    uri_text = dumps(uri) if uri is not None else "null"
+    return _key_prefix(scope, bundle) + uri_text + "]"
+
+
+@functools.lru_cache(maxsize=256)
+def _key_prefix(scope: str, bundle: str) -> str:
+    return dumps([scope, bundle])[:-1] + ","
 
 
 def _namespace_entries(bundle: ProvBundle) -> list[str]:
@@ -127,7 +137,8 @@ def _namespace_entries(bundle: ProvBundle) -> list[str]:
     )
 
 
-_Entry = tuple[str, list[Any], tuple[QualifiedName, Any]]
+#: One attribute: its JSON text ``dumps([name, value])`` and the pair itself.
+_Entry = tuple[str, tuple[QualifiedName, Any]]
 
 
 @dataclass
@@ -140,13 +151,13 @@ class NodeDraft:
     identifier: QualifiedName
     declarations: list[str] = field(default_factory=list)
 
-    #: Declaration text -> (kind, entries); each entry is (JSON text, JSON
-    #: value, (name, value)), so computing the row needs no JSON decoding.
+    #: Declaration text -> (kind, entries), so computing the row needs no
+    #: JSON decoding.
     parsed: dict[str, tuple[str, list[_Entry]]] = field(default_factory=dict)
 
     def add(self, kind: str, entries: list[_Entry]) -> None:
         """Add one declaration, unless an identical one is already there."""
-        texts = ",".join(text for text, _, _ in entries)
+        texts = ",".join(text for text, _ in entries)
         declaration = '{"a":[' + texts + '],"t":' + dumps(kind) + "}"
         if declaration not in self.declarations:
             self.declarations.append(declaration)
@@ -174,7 +185,7 @@ def _parse_declaration(text: str) -> tuple[str, list[_Entry]]:
     declaration = json.loads(text)
     entries = declaration["a"]
     pairs = decode_attributes(entries)
-    parsed = [(dumps(e), e, pair) for e, pair in zip(entries, pairs, strict=True)]
+    parsed = [(dumps(e), pair) for e, pair in zip(entries, pairs, strict=True)]
     return declaration["t"], parsed
 
 
@@ -188,17 +199,17 @@ def node_row(
 ) -> dict[str, Any]:
     """Compute labels and properties of a declared node from its declarations."""
     labels: set[str] = set()
-    union: list[list[Any]] = []
+    union: list[str] = []
     union_pairs: list[tuple[QualifiedName, Any]] = []
     seen: set[str] = set()
     for text in declarations:
         cached = parsed.get(text) if parsed is not None else None
         kind, entries = cached if cached is not None else _parse_declaration(text)
         labels.add(ELEMENT_LABELS[kind])
-        for entry_text, entry, pair in entries:
+        for entry_text, pair in entries:
             if entry_text not in seen:
                 seen.add(entry_text)
-                union.append(entry)
+                union.append(entry_text)
                 union_pairs.append(pair)
 
     props: dict[str, Any] = {
@@ -209,7 +220,7 @@ def node_row(
         "qname": str(identifier),
         "declarations": declarations,
         "declared": True,
-        "attributes": dumps(union),
+        "attributes": "[" + ",".join(union) + "]",
     }
     by_name: dict[str, list[Any]] = defaultdict(list)
     for name, value in union_pairs:
@@ -270,17 +281,12 @@ def _reference(rows: GraphRows, bundle: str, name: QualifiedName | None) -> str:
     return key
 
 
-def _record_attributes(record: ProvRecord) -> list[list[Any]]:
-    entries = [encode_attribute(name, value) for name, value in record.attributes]
-    return sorted(entries, key=dumps)
-
-
 def _record_entries(record: ProvRecord) -> list[_Entry]:
     # Sorted by their JSON text, so equal records give equal declarations.
-    entries: list[_Entry] = []
-    for name, value in record.attributes:
-        entry = encode_attribute(name, value)
-        entries.append((dumps(entry), entry, (name, value)))
+    entries = [
+        (encode_attribute_text(name, value), (name, value))
+        for name, value in record.attributes
+    ]
     entries.sort(key=lambda item: item[0])
     return entries
 
@@ -302,9 +308,20 @@ def _add_element(rows: GraphRows, bundle: str, record: ProvElement) -> None:
 def _add_relation(rows: GraphRows, bundle: str, record: ProvRelation) -> None:
     rel_type = PROV_N_MAP[record.get_type()]
     formal = record.formal_attributes
-    entries = _record_attributes(record)
+    attributes = record.attributes
+    texts = sorted(encode_attribute_text(name, value) for name, value in attributes)
+    attributes_text = "[" + ",".join(texts) + "]"
     identifier = record.identifier
-    content = dumps([rel_type, identifier.uri if identifier else None, entries])
+    # The text of dumps([type, id, entries]), whose digest names the relation.
+    content = (
+        "["
+        + dumps(rel_type)
+        + ","
+        + dumps(identifier.uri if identifier else None)
+        + ","
+        + attributes_text
+        + "]"
+    )
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
     key = dumps([rows.scope, bundle, rel_type, digest])
 
@@ -312,7 +329,7 @@ def _add_relation(rows: GraphRows, bundle: str, record: ProvRelation) -> None:
         "key": key,
         "scope": rows.scope,
         "bundle": bundle,
-        "attributes": dumps(entries),
+        "attributes": attributes_text,
     }
     if identifier is not None:
         props["id"] = identifier.uri
@@ -331,7 +348,7 @@ def _add_relation(rows: GraphRows, bundle: str, record: ProvRelation) -> None:
             props[str(name)] = value.uri
             _reference(rows, bundle, value)
     formal_names = {name for name, _ in formal}
-    for name, value in record.attributes:
+    for name, value in attributes:
         if name not in formal_names:
             by_name[str(name)].append(value)
     for text, values in by_name.items():

@@ -2,25 +2,27 @@
 
 The graph layout is described in ``docs/provenance-model.md`` ("In Neo4j")
 and in :mod:`fedprov.store.neo4j.graph`. Writes send parameter rows with
-``UNWIND`` in batches of at most ``batch_size`` rows, one transaction per
-batch (or one transaction for the whole document with
-:meth:`Neo4jProvStore.write_atomic`), and merge on ``key``, so writing the
-same document twice leaves the graph unchanged.
+``UNWIND`` in batches of at most ``batch_size`` rows. Consecutive batches
+share a transaction while their rows add up to at most ``batch_size`` (one
+transaction for the whole document with :meth:`Neo4jProvStore.write_atomic`).
+Every statement merges on ``key``, so writing the same document twice leaves
+the graph unchanged.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 from prov.model import ProvDocument
 
 from fedprov.errors import StoreError
-from fedprov.store.neo4j.cypher import load_query
+from fedprov.store.neo4j.cypher import load_query, load_typed_query
 from fedprov.store.neo4j.graph import (
     ELEMENT_LABELS,
     FL_LABELS,
@@ -36,7 +38,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "Neo4jProvStore"]
 
 logger = logging.getLogger(__name__)
 
-#: Rows per UNWIND statement and per transaction.
+#: Maximum rows per UNWIND statement and per transaction.
 DEFAULT_BATCH_SIZE = 5000
 
 _ALLOWED_LABELS = frozenset(ELEMENT_LABELS.values()) | FL_LABELS
@@ -74,7 +76,7 @@ class Neo4jProvStore:
     database
         Database name.
     batch_size
-        Rows per ``UNWIND`` statement and per transaction.
+        Maximum rows per ``UNWIND`` statement and per transaction.
 
     Examples
     --------
@@ -175,23 +177,38 @@ class Neo4jProvStore:
             raise StoreError(f"writing scope {scope!r} to Neo4j failed: {err}") from err
 
     def _send(self, rows: GraphRows, execute: Callable[[_Step], Any]) -> None:
-        execute(partial(_run, name="store/merge_document", document=rows.document))
+        # Statements run in order: document, bundles, nodes, references, then
+        # relationships by type. Consecutive statements share a transaction
+        # up to batch_size rows, so a small fragment costs one commit.
+        steps: list[tuple[int, _Step]] = [
+            (1, partial(_run, name="store/merge_document", document=rows.document))
+        ]
+        merge_bundles = partial(_run, name="store/merge_bundles")
         for batch in _batches(rows.bundles, self.batch_size):
-            execute(partial(_run, name="store/merge_bundles", rows=list(batch)))
+            steps.append((len(batch), partial(merge_bundles, rows=list(batch))))
         for drafts in _batches(list(rows.nodes.values()), self.batch_size):
-            execute(partial(_merge_nodes, drafts=drafts))
+            steps.append((len(drafts), partial(_merge_nodes, drafts=drafts)))
+        merge_references = partial(_run, name="store/merge_references")
         references = list(rows.references.values())
         for batch in _batches(references, self.batch_size):
-            execute(partial(_run, name="store/merge_references", rows=list(batch)))
+            steps.append((len(batch), partial(merge_references, rows=list(batch))))
 
-        relations = list(rows.relations.values())
-        for relation in relations:
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for relation in rows.relations.values():
             if relation["type"] not in RELATION_TYPES:
                 raise StoreError(
                     f"relationship type {relation['type']!r} is not a PROV relation"
                 )
-        for batch in _batches(relations, self.batch_size):
-            execute(partial(_run, name="store/merge_relations", rows=list(batch)))
+            by_type[relation["type"]].append(relation)
+        for rel_type, relations in sorted(by_type.items()):
+            query = load_typed_query("store/merge_relations", rel_type)
+            for batch in _batches(relations, self.batch_size):
+                steps.append(
+                    (len(batch), partial(_run_text, query=query, rows=list(batch)))
+                )
+
+        for group in _transactions(steps, self.batch_size):
+            execute(partial(_run_steps, steps=group))
 
     # Reading ----------------------------------------------------------------
 
@@ -305,18 +322,49 @@ def _run(tx: _Tx, name: str, **params: Any) -> list[dict[str, Any]]:
     return [record.data() for record in tx.run(load_query(name), params)]
 
 
+def _transactions(
+    steps: Sequence[tuple[int, _Step]], max_rows: int
+) -> Iterator[list[_Step]]:
+    # Group consecutive steps while their rows add up to at most max_rows; a
+    # step is never split, so a group contains at least one step.
+    group: list[_Step] = []
+    rows = 0
+    for count, step in steps:
+        if group and rows + count > max_rows:
+            yield group
+            group, rows = [], 0
+        group.append(step)
+        rows += count
+    if group:
+        yield group
+
+
+def _run_steps(tx: _Tx, steps: Sequence[_Step]) -> None:
+    for step in steps:
+        step(tx)
+
+
+def _run_text(tx: _Tx, query: LiteralString, **params: Any) -> None:
+    tx.run(query, params).consume()
+
+
 def _merge_nodes(tx: _Tx, drafts: Sequence[NodeDraft]) -> None:
-    # Merge with the declarations that earlier writes stored, so a node keeps
-    # every distinct declaration of its identifier.
-    keys = [draft.key for draft in drafts]
-    existing = {
-        row["key"]: row["declarations"]
-        for row in _run(tx, "store/existing_declarations", keys=keys)
-    }
-    node_rows = [draft.row(existing.get(draft.key)) for draft in drafts]
+    # A node that earlier writes declared differently comes back from the
+    # merge unchanged. It then gets the union of both declaration lists, so
+    # it keeps every distinct declaration of its identifier.
+    node_rows = [draft.row() for draft in drafts]
     for node in node_rows:
         _check_labels(node["labels"])
-    _run(tx, "store/merge_nodes", rows=node_rows)
+    stored = {
+        row["key"]: row["declarations"]
+        for row in _run(tx, "store/merge_nodes", rows=node_rows)
+    }
+    if not stored:
+        return
+    merged = [draft.row(stored[draft.key]) for draft in drafts if draft.key in stored]
+    for node in merged:
+        _check_labels(node["labels"])
+    _run(tx, "store/update_nodes", rows=merged)
 
 
 def _check_labels(labels: Sequence[str]) -> None:

@@ -1,14 +1,21 @@
 """Capture overhead on the CIFAR-10 federation: plain against fedprov, interleaved.
 
 Runs ``fedprov run cifar10`` with ``--no-provenance`` and with provenance
-(capture, Neo4j writes, relational view, adjustment rules) in alternation,
-with the same seed. It prints the seconds of each round and the ratio of the
-means over rounds 2 and later, because round 1 also loads the data.
+(capture, Neo4j writes, relational view and adjustment rules), with the same
+seed. Each pair runs both, in alternating order (plain first in odd pairs),
+so a slow drift of the machine's load does not favour one side. It prints
+the seconds of each round and the ratio of the means over rounds 2 and
+later, because round 1 also loads the data.
+
+Beside wall time it reports CPU seconds that do not depend on other load:
+the capture thread's own CPU time in ``store.write`` (from the run's
+summary) and the CPU time of the local Neo4j server during each run (from
+``/proc``; only when ``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
 the data in FEDPROV_DATA_DIR::
 
-    python benchmarks/cifar10_capture_overhead.py --rounds 3 --pairs 1
+    python benchmarks/cifar10_capture_overhead.py --rounds 3 --pairs 3
 """
 
 from __future__ import annotations
@@ -20,14 +27,53 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from fedprov.services.state import read_state
+from fedprov.settings import load_settings
+
 ROUND_LINE = re.compile(r"^round (\d+)/\d+ .*\| ([0-9.]+) s \|", re.M)
+WRITES_LINE = re.compile(
+    r"^provenance writes: (\d+) fragments in (\d+) writes, ([0-9.]+) s "
+    r"\(([0-9.]+) s CPU\)",
+    re.M,
+)
 FEDPROV = Path(sys.executable).parent / "fedprov"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def run_once(provenance: bool, rounds: int, tag: str) -> list[float]:
-    """Run the federation once and return the seconds of each round."""
+@dataclass
+class RunFigures:
+    """What one run of the federation measured."""
+
+    rounds: list[float] = field(default_factory=list)
+    fragments: int = 0
+    writes: int = 0
+    capture_cpu: float = 0.0
+    neo4j_cpu: float | None = None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """Return user + system CPU seconds of process ``pid``, or None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields 14 and 15 of proc(5), counted from the state field (3).
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def neo4j_pid() -> int | None:
+    """Return the PID of the Neo4j that ``fedprov services up`` started."""
+    if os.environ.get("NEO4J_URI"):
+        return None
+    pid = read_state(load_settings()).get("neo4j", {}).get("pid")
+    return int(pid) if pid else None
+
+
+def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
+    """Run the federation once and return its figures."""
     command = [
         str(FEDPROV),
         "run",
@@ -38,12 +84,30 @@ def run_once(provenance: bool, rounds: int, tag: str) -> list[float]:
         f"bench-overhead-{tag}-{int(time.time())}",
         "--provenance" if provenance else "--no-provenance",
     ]
+    pid = neo4j_pid()
+    neo4j_before = process_cpu_seconds(pid) if pid else None
     result = subprocess.run(
         command, capture_output=True, text=True, check=False, env=os.environ.copy()
     )
+    neo4j_after = process_cpu_seconds(pid) if pid else None
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    return [float(seconds) for _, seconds in ROUND_LINE.findall(result.stdout)]
+
+    figures = RunFigures(
+        rounds=[float(seconds) for _, seconds in ROUND_LINE.findall(result.stdout)]
+    )
+    writes = WRITES_LINE.search(result.stdout)
+    if writes is not None:
+        figures.fragments = int(writes.group(1))
+        figures.writes = int(writes.group(2))
+        figures.capture_cpu = float(writes.group(4))
+    if neo4j_before is not None and neo4j_after is not None:
+        figures.neo4j_cpu = neo4j_after - neo4j_before
+    return figures
+
+
+def _later_rounds(runs: list[RunFigures]) -> list[float]:
+    return [seconds for run in runs for seconds in run.rounds[1:]]
 
 
 def main() -> None:
@@ -52,22 +116,49 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1, help="plain/fedprov pairs")
     args = parser.parse_args()
 
-    plain: list[list[float]] = []
-    captured: list[list[float]] = []
+    plain: list[RunFigures] = []
+    captured: list[RunFigures] = []
     for pair in range(args.pairs):
-        plain.append(run_once(False, args.rounds, f"plain{pair}"))
-        captured.append(run_once(True, args.rounds, f"prov{pair}"))
-        print(f"pair {pair + 1}: plain {plain[-1]}  fedprov {captured[-1]}")
+        order = (False, True) if pair % 2 == 0 else (True, False)
+        for provenance in order:
+            tag = f"{'prov' if provenance else 'plain'}{pair}"
+            (captured if provenance else plain).append(
+                run_once(provenance, args.rounds, tag)
+            )
+        print(
+            f"pair {pair + 1} ({'plain' if not order[0] else 'fedprov'} first): "
+            f"plain {plain[-1].rounds}  fedprov {captured[-1].rounds}",
+            flush=True,
+        )
 
-    def later_rounds(runs: list[list[float]]) -> list[float]:
-        return [seconds for run in runs for seconds in run[1:]]
-
-    plain_mean = statistics.mean(later_rounds(plain))
-    captured_mean = statistics.mean(later_rounds(captured))
+    plain_mean = statistics.mean(_later_rounds(plain))
+    captured_mean = statistics.mean(_later_rounds(captured))
+    ratios = [
+        statistics.mean(c.rounds[1:]) / statistics.mean(p.rounds[1:])
+        for p, c in zip(plain, captured, strict=True)
+    ]
     print(f"mean seconds per round (rounds 2..{args.rounds}):")
     print(f"  plain    {plain_mean:8.2f}")
     print(f"  fedprov  {captured_mean:8.2f}")
     print(f"  ratio    {captured_mean / plain_mean:8.3f}")
+    print("  ratio per pair: " + ", ".join(f"{r:.3f}" for r in ratios))
+
+    rounds = args.rounds
+    capture_cpu = statistics.mean(run.capture_cpu for run in captured) / rounds
+    fragments = statistics.mean(run.fragments for run in captured) / rounds
+    writes = statistics.mean(run.writes for run in captured) / rounds
+    print(
+        f"capture thread per round: {fragments:.1f} fragments in {writes:.1f} "
+        f"writes, {capture_cpu:.2f} CPU s"
+    )
+    neo4j_plain = [run.neo4j_cpu for run in plain if run.neo4j_cpu is not None]
+    neo4j_captured = [run.neo4j_cpu for run in captured if run.neo4j_cpu is not None]
+    if neo4j_plain and neo4j_captured:
+        print(
+            "local Neo4j CPU s per round: plain "
+            f"{statistics.mean(neo4j_plain) / rounds:.2f}, fedprov "
+            f"{statistics.mean(neo4j_captured) / rounds:.2f}"
+        )
 
 
 if __name__ == "__main__":

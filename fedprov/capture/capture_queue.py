@@ -65,6 +65,9 @@ class CaptureStats:
     writes: int = 0
     #: Seconds the background thread spent in ``store.write``.
     write_seconds: float = 0.0
+    #: CPU seconds of the background thread in ``store.write`` (its own
+    #: thread's time, not that of a database server).
+    write_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -246,10 +249,12 @@ class CaptureQueue:
         self._thread.join(timeout=1.0 if done else 0.1)
         self._raise_pending()
         logger.info(
-            "capture wrote %d provenance fragments in %d store writes (%.2f s)",
+            "capture wrote %d provenance fragments in %d store writes "
+            "(%.2f s, %.2f s CPU)",
             self.stats.written,
             self.stats.writes,
             self.stats.write_seconds,
+            self.stats.write_cpu_seconds,
         )
         if self.stats.dropped or self.stats.failed:
             logger.warning(
@@ -338,6 +343,7 @@ class CaptureQueue:
     def _write(self, batch: list[_Item]) -> None:
         first = batch[0]
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         try:
             document = first.document if len(batch) == 1 else _merge(batch)
             self.store.write(first.scope, document)
@@ -345,6 +351,7 @@ class CaptureQueue:
             with self._lock:
                 self.stats.failed += len(batch)
                 self.stats.write_seconds += time.perf_counter() - started
+                self.stats.write_cpu_seconds += time.thread_time() - cpu_started
                 failed = self.stats.failed
                 if self.strict and self._error is None:
                     self._error = err
@@ -360,6 +367,7 @@ class CaptureQueue:
             self.stats.written += len(batch)
             self.stats.writes += 1
             self.stats.write_seconds += time.perf_counter() - started
+            self.stats.write_cpu_seconds += time.thread_time() - cpu_started
         logger.debug(
             "wrote %d provenance fragments, the first %s", len(batch), _describe(first)
         )

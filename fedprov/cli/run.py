@@ -184,6 +184,14 @@ def _summary(
         uri, browser = _neo4j_location(settings)
         journal = Journal(settings.journal_dir).path(run_key)
         _console.print(f"provenance: Neo4j {uri}, journal {journal}", highlight=False)
+        stats = result.capture
+        if stats is not None:
+            _console.print(
+                f"provenance writes: {stats.written} fragments in {stats.writes} "
+                f"writes, {stats.write_seconds:.2f} s "
+                f"({stats.write_cpu_seconds:.2f} s CPU) on the capture thread",
+                highlight=False,
+            )
         _console.print(
             "query it in Cypher, e.g.\n"
             f"  MATCH (m:GlobalModel {{scope: '{run_key}'}}) "

@@ -36,6 +36,7 @@ from fedprov.apps.cifar10.provenance import (
 from fedprov.apps.cifar10.task import load_dataset
 from fedprov.apps.cifar10.train import evaluate
 from fedprov.capture import (
+    CaptureStats,
     RunRecorder,
     current_recorder,
     with_provenance,
@@ -82,6 +83,9 @@ class ServerResult:
     completed: bool = False
     #: The exception that stopped the ServerApp, if any.
     error: BaseException | None = None
+    #: Counters of the capture queue (final once the run has ended); None
+    #: without provenance.
+    capture: CaptureStats | None = None
 
 
 def plan_server(store: CheckpointStore, config: AppConfig, run_key: str) -> ServerPlan:
@@ -278,6 +282,8 @@ class _ServerRun:
             raise RuntimeError("_ServerRun.main called before run() planned it")
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         recorder = current_recorder() if config.provenance else None
+        if recorder is not None:
+            self.result.capture = recorder.queue.stats
 
         if plan.resume_from is not None:
             started = _utcnow()

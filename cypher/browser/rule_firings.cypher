@@ -1,4 +1,5 @@
 // Browser: rule firings
-// Each rule firing of run $scope, what it read and the config it generated.
-MATCH p = (:TrainingConfig)-[:wasGeneratedBy]->(:ConfigAdjustment {scope: $scope})-[:used|wasAssociatedWith]->()
+// Each rule firing of run $scope, what it read and the revised config it led to.
+MATCH p = (:TrainingConfig)-[:wasGeneratedBy]->(:ConfigRevision {scope: $scope})
+          -[:wasInformedBy]->(:ConfigAdjustment)-[:used|wasInformedBy|wasAssociatedWith]->()
 RETURN p

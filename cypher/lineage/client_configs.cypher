@@ -7,7 +7,8 @@
 //   that ran the round), by node: training (qname), node (fl:nodeId),
 //   partition, config (qname), config_json (fl:configJson),
 //   hyperparameters (list of {name, value}, the hp:* attributes, by name),
-//   adjusted (true when a rule firing generated the config).
+//   adjusted (true when the rule engine generated the config from rule
+//   firings).
 MATCH (t:LocalTraining {scope: $scope})-[:used]->(c:TrainingConfig)
 WHERE t.`fl:round` = $round
 RETURN t.qname AS training,
@@ -16,5 +17,5 @@ RETURN t.qname AS training,
        c.qname AS config,
        c.`fl:configJson` AS config_json,
        [key IN keys(c) WHERE key STARTS WITH 'hp:' | {name: substring(key, 3), value: c[key]}] AS hyperparameters,
-       EXISTS { (c)-[:wasGeneratedBy]->(:ConfigAdjustment) } AS adjusted
+       EXISTS { (c)-[:wasGeneratedBy]->(:ConfigRevision) } AS adjusted
 ORDER BY node, training

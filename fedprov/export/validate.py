@@ -11,11 +11,21 @@ every :class:`Violation` it finds:
   (PROV-CONSTRAINTS "impossible-types"); the types are the declared ones
   plus the ones each relation's arguments imply (``wasGeneratedBy(e, a)``
   makes ``e`` an entity and ``a`` an activity).
+* ``uniqueness``: an entity has at most one generation and at most one
+  invalidation by each activity (PROV-CONSTRAINTS "unique-generation" and
+  "unique-invalidation"). Records of one entity and one activity must
+  merge into one event, so they may not carry two different identifiers or
+  two different times. Records with at most one identifier and one stated
+  time between them merge and pass.
 * ``ordering``: an activity starts no later than it ends; an entity is
   generated no later than it is used or invalidated; a generation, usage,
-  start or end happens inside its activity's ``[startTime, endTime]``.
-  Only times that the document states are compared, and a timezone-less
-  time is compared only with other timezone-less times.
+  start or end happens inside its activity's ``[startTime, endTime]``; the
+  generations of one entity are simultaneous, and so are its invalidations
+  ("generation-generation-ordering" and
+  "invalidation-invalidation-ordering", which hold in both directions), so
+  an entity that two activities generate is valid only while the stated
+  times are equal. Only times that the document states are compared, and a
+  timezone-less time is compared only with other timezone-less times.
 
 Constraints that need inference (e.g. unstated times) are not checked.
 """
@@ -250,6 +260,166 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
     return _unique(violations)
 
 
+@dataclass(frozen=True, eq=False)
+class _Event:
+    """One generation or invalidation record of an entity."""
+
+    record: ProvRecord
+    identifier: QualifiedName | None
+    #: ``None`` for an absent activity (PROV-N ``-``), which PROV-CONSTRAINTS
+    #: expands to a fresh activity of its own.
+    activity: QualifiedName | None
+    time: datetime.datetime | None
+
+    @property
+    def name(self) -> str:
+        """The record's identifier, or its PROV-N text (built only for messages)."""
+        return _name(self.record)
+
+
+# Per event type: its name in messages, then the PROV-CONSTRAINTS uniqueness
+# and ordering constraints that apply to it.
+_ENTITY_EVENTS = {
+    PROV_GENERATION: (
+        "generation",
+        "unique-generation",
+        "generation-generation-ordering",
+    ),
+    PROV_INVALIDATION: (
+        "invalidation",
+        "unique-invalidation",
+        "invalidation-invalidation-ordering",
+    ),
+}
+
+
+def _same_record(a: _Event, b: _Event) -> bool:
+    # Records that share an identifier are one event, which _check_keys
+    # reports when the records do not unify.
+    return a.identifier is not None and a.identifier == b.identifier
+
+
+def _times_differ(a: _Event, b: _Event) -> bool:
+    return (
+        a.time is not None
+        and b.time is not None
+        and _comparable(a.time, b.time)
+        and a.time != b.time
+    )
+
+
+def _times_agree(events: Iterable[_Event]) -> bool:
+    """Return whether no two comparable stated times differ, in linear time."""
+    naive: set[datetime.datetime] = set()
+    aware: set[datetime.datetime] = set()
+    for event in events:
+        if event.time is not None:
+            (naive if event.time.tzinfo is None else aware).add(event.time)
+    return len(naive) < 2 and len(aware) < 2
+
+
+def _times_text(events: Iterable[_Event]) -> str:
+    timed = sorted({(e.time.isoformat(), e.name) for e in events if e.time is not None})
+    return ", ".join(f"{time} in {name}" for time, name in timed)
+
+
+def _check_unique_per_activity(
+    kind: QualifiedName, entity: QualifiedName, events: list[_Event]
+) -> list[Violation]:
+    noun, constraint, _ = _ENTITY_EVENTS[kind]
+    by_activity: dict[QualifiedName, list[_Event]] = defaultdict(list)
+    for event in events:
+        if event.activity is not None:
+            by_activity[event.activity].append(event)
+
+    violations: list[Violation] = []
+    for activity, group in by_activity.items():
+        if len(group) < 2:
+            continue
+        identifiers = sorted(
+            {str(e.identifier) for e in group if e.identifier is not None}
+        )
+        clashing = []
+        if not _times_agree(group):
+            clashing = [
+                e
+                for e in group
+                if any(_times_differ(e, o) and not _same_record(e, o) for o in group)
+            ]
+        if len(identifiers) < 2 and not clashing:
+            continue  # the records merge into one event
+        problems = []
+        if len(identifiers) > 1:
+            problems.append(f"identifiers {', '.join(identifiers)}")
+        if clashing:
+            problems.append(f"times {_times_text(clashing)}")
+        violations.append(
+            Violation(
+                "uniqueness",
+                tuple(sorted({e.name for e in group})),
+                f"entity {str(entity)!r} has {len(group)} {noun}s by activity "
+                f"{str(activity)!r} with different {' and '.join(problems)}; "
+                f"{constraint} allows one {noun} per entity and activity, so "
+                "merge the records into one with a single identifier and time",
+            )
+        )
+    return violations
+
+
+def _check_simultaneous(
+    kind: QualifiedName, entity: QualifiedName, events: list[_Event]
+) -> list[Violation]:
+    noun, _, constraint = _ENTITY_EVENTS[kind]
+    if _times_agree(events):
+        return []
+    clashing: set[_Event] = set()
+    for i, first in enumerate(events):
+        for second in events[i + 1 :]:
+            if first.activity is not None and first.activity == second.activity:
+                continue  # _check_unique_per_activity reports pairs of one activity
+            if _times_differ(first, second) and not _same_record(first, second):
+                clashing.update((first, second))
+    if not clashing:
+        return []
+    return [
+        Violation(
+            "ordering",
+            tuple(sorted({e.name for e in clashing})),
+            f"entity {str(entity)!r} has {noun}s at different times "
+            f"({_times_text(clashing)}); {constraint} requires the {noun}s of "
+            "one entity to be simultaneous, so give them one time or record "
+            "the results as distinct entities",
+        )
+    ]
+
+
+def _check_entity_events(bundle: ProvBundle) -> list[Violation]:
+    """Check the uniqueness and simultaneity of generations and invalidations."""
+    events: dict[tuple[QualifiedName, QualifiedName], list[_Event]] = defaultdict(list)
+    for record in bundle.records:
+        kind = record.get_type()
+        if kind not in _ENTITY_EVENTS:
+            continue
+        entity, activity, time = (value for _, value in record.formal_attributes)
+        if not isinstance(entity, QualifiedName):
+            continue
+        events[(kind, entity)].append(
+            _Event(
+                record=record,
+                identifier=record.identifier,
+                activity=activity if isinstance(activity, QualifiedName) else None,
+                time=time if isinstance(time, datetime.datetime) else None,
+            )
+        )
+
+    violations: list[Violation] = []
+    for (kind, entity), found in events.items():
+        if len(found) > 1:
+            violations += _check_unique_per_activity(kind, entity, found)
+            violations += _check_simultaneous(kind, entity, found)
+    return violations
+
+
 def _unique(violations: Iterable[Violation]) -> list[Violation]:
     return list(dict.fromkeys(violations))
 
@@ -263,6 +433,7 @@ def validate(document: ProvDocument) -> list[Violation]:
         violations += _check_keys(container, label)
         violations += _check_types(container)
         violations += _check_order(container)
+        violations += _check_entity_events(container)
     return _unique(violations)
 
 

@@ -58,6 +58,7 @@ class FlClass(StrEnum):
     CLIENT_EVALUATION = "ClientEvaluation"
     SERVER_EVALUATION = "ServerEvaluation"  # evaluate_fn on the server
     CONFIG_ADJUSTMENT = "ConfigAdjustment"  # a rule firing
+    CONFIG_REVISION = "ConfigRevision"  # a round's firings written into its config
     CHECKPOINTING = "Checkpointing"
     RESUMPTION = "Resumption"  # a restarted server loading a checkpoint
     MESSAGE_EXCHANGE = "MessageExchange"  # one instruction and its reply

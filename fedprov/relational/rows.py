@@ -611,11 +611,11 @@ def _relation(out: _Collector, relation: Relation) -> None:
         )
         return
 
-    # A training config that a rule firing generated.
+    # A training config that the rule engine revised after rules fired.
     if (
         relation.kind == "wasGeneratedBy"
         and subject.kind == "trainconfig"
-        and target.kind == "adjust"
+        and target.kind == "revise"
         and subject.round is not None
     ):
         out.add(O_TRAINING_CONFIG, _round_ids(subject), {"dynamically_adjusted": True})

@@ -38,10 +38,16 @@ from prov.model import ProvDocument
 from fedprov.errors import RuleError
 from fedprov.rules.header import Bound, Scalar
 from fedprov.rules.loader import Rule, load_rules
-from fedprov.rules.records import Firing, adjustment_document, failure_document
+from fedprov.rules.records import (
+    Firing,
+    adjustment_document,
+    failure_document,
+    record_uri,
+)
 from fedprov.settings import Settings
 from fedprov.store.base import ProvStore
 from fedprov.store.neo4j.cypher import load_query
+from fedprov.store.neo4j.graph import node_key
 
 __all__ = [
     "STOP_HYPERPARAMETER",
@@ -618,6 +624,7 @@ class RuleEngine:
                 )
                 for d in outcome.applied
             ]
+            read = {record for firing in firings for record in firing.used_ids}
             document = adjustment_document(
                 self.scope,
                 outcome.server_id,
@@ -626,6 +633,7 @@ class RuleEngine:
                 self._previous_config_id(outcome.server_round),
                 outcome.started,
                 outcome.ended,
+                read_activities=self._activities_among(read),
             )
             self._write(document, outcome.server_round)
         except Exception:  # noqa: BLE001 - recording must never stop training
@@ -636,6 +644,19 @@ class RuleEngine:
                 outcome.server_round,
                 exc_info=True,
             )
+
+    def _activities_among(self, record_ids: set[str]) -> set[str]:
+        """Return the URIs of the records among ``record_ids`` that are activities."""
+        uris = {record_uri(self.scope, record_id) for record_id in record_ids}
+        if not uris:
+            return set()
+        # Top-level records only: capture writes no bundles.
+        keys = [node_key(self.scope, "", uri) for uri in sorted(uris)]
+        with self._session() as session:
+            rows = session.execute_read(
+                _read_query, "rules/engine/read_activities", {"keys": keys}
+            )
+        return {str(row["id"]) for row in rows}
 
     def _previous_config_id(self, server_round: int) -> str | None:
         with self._session() as session:

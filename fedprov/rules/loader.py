@@ -67,9 +67,10 @@ about to be sent, earlier rule changes included) and every header parameter.
 The query must return exactly the columns ``hyperparameter`` (string),
 ``new_value`` (a number, boolean or string, or null for no change),
 ``reason`` (string) and ``used_ids`` (list of the ``id`` properties of the
-records it read), one row per change. It must be a read-only query: at load
-time fedprov runs ``EXPLAIN`` and rejects any query whose type is not ``r``,
-and at run time it runs rules in read transactions.
+records it read), one row per change. The firing's provenance uses each
+entity in ``used_ids`` and is informed by each activity in it. It must be a
+read-only query: at load time fedprov runs ``EXPLAIN`` and rejects any query
+whose type is not ``r``, and at run time it runs rules in read transactions.
 """
 
 from __future__ import annotations

@@ -4,15 +4,29 @@ One firing that changes one hyperparameter is one ``fl:ConfigAdjustment``
 activity, ``adjust_s<s>_r<r>_<rule>_<hyperparameter>``. A rule that changes
 two hyperparameters in a round gives two activities, because PROV attributes
 are an unordered set: one activity with two ``fl:valueBefore`` values could
-not say which value belongs to which hyperparameter. Each activity
+not say which value belongs to which hyperparameter. Each firing
 
 - is associated with the ``rule_engine`` agent, with the rule entity
   (``rule_<first 16 hex of its SHA-256>``, a ``prov:Plan`` holding the rule's
   text) as the plan;
-- used every record the rule returned in ``used_ids``, plus the previous
-  training config;
-- generated the round's ``trainconfig_s<s>_r<r>``, which is a revision
-  (``prov:Revision``) of the previous training config.
+- used every entity the rule returned in ``used_ids``, plus the previous
+  training config, and ``wasInformedBy`` every activity among them (a round
+  whose duration the rule read), because what an activity uses is an entity
+  and no identifier may be both an entity and an activity.
+
+All firings of one round change one training config, the round's
+``trainconfig_s<s>_r<r>``, so one ``fl:ConfigRevision`` activity,
+``revise_s<s>_r<r>``, generates it and the config has exactly one
+generation, however many firings there are. A generation by each firing
+would claim that several activities each produced the whole config, and
+PROV-CONSTRAINTS ("generation-generation-ordering") would then require
+them to be simultaneous. The revision activity
+
+- ``wasInformedBy`` each firing of the round;
+- used the previous training config and is associated with the rule engine;
+- generated the new config at the time the engine finished, and the new
+  config is a revision (``prov:Revision``) of the previous one, derived by
+  this activity.
 
 A rule that fails while it runs leaves an ``fl:Failure`` entity
 ``failure_s<s>_r<r>_rule_<rule>`` with ``fl:failureKind`` ``rule-error``,
@@ -23,7 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from prov.constants import PROV, PROV_TYPE
@@ -40,6 +54,8 @@ __all__ = [
     "adjustment_document",
     "adjustment_id",
     "failure_document",
+    "record_uri",
+    "revision_id",
     "rule_id",
 ]
 
@@ -75,6 +91,11 @@ def adjustment_id(
     return f"adjust_s{server_id}_r{server_round}_{rule}_{hyperparameter}"
 
 
+def revision_id(server_id: int, server_round: int) -> str:
+    """Return the local identifier of the activity that wrote a round's config."""
+    return f"revise_s{server_id}_r{server_round}"
+
+
 def _record_name(
     document: ProvDocument, run: Namespace, record_id: str
 ) -> QualifiedName:
@@ -90,6 +111,11 @@ def _record_name(
     base, local = record_id[:split], record_id[split:]
     namespace = document.add_namespace(f"ref{len(document.namespaces)}", base)
     return namespace[local]
+
+
+def record_uri(scope: str, record_id: str) -> str:
+    """Return the URI that a firing's records give ``record_id`` from ``used_ids``."""
+    return _record_name(ProvDocument(), run_namespace(scope), record_id).uri
 
 
 def _declare_engine(document: ProvDocument, run: Namespace) -> QualifiedName:
@@ -124,6 +150,33 @@ def _new_document(scope: str) -> tuple[ProvDocument, Namespace]:
     return document, run
 
 
+def _declare_firing(
+    document: ProvDocument,
+    run: Namespace,
+    firing: Firing,
+    server_id: int,
+    server_round: int,
+    started: dt.datetime,
+    ended: dt.datetime,
+) -> QualifiedName:
+    attributes: list[tuple[QualifiedName, object]] = [
+        (PROV_TYPE, fl(FlClass.CONFIG_ADJUSTMENT)),
+        (fl(FlProperty.ROUND), server_round),
+        (fl(FlProperty.SERVER_ID), server_id),
+        (fl(FlProperty.RULE_NAME), firing.rule.name),
+        (fl(FlProperty.HYPERPARAMETER), firing.hyperparameter),
+        (fl(FlProperty.VALUE_AFTER), firing.value_after),
+        (fl(FlProperty.REASON), firing.reason),
+    ]
+    if firing.value_before is not None:
+        attributes.append((fl(FlProperty.VALUE_BEFORE), firing.value_before))
+    activity = run[
+        adjustment_id(server_id, server_round, firing.rule.name, firing.hyperparameter)
+    ]
+    document.activity(activity, started, ended, attributes)
+    return activity
+
+
 def adjustment_document(
     scope: str,
     server_id: int,
@@ -132,6 +185,7 @@ def adjustment_document(
     previous_config_id: str | None,
     started: dt.datetime,
     ended: dt.datetime,
+    read_activities: Collection[str] = frozenset(),
 ) -> ProvDocument:
     """Build the records of the changes the rules made to round ``server_round``.
 
@@ -150,7 +204,22 @@ def adjustment_document(
         when the run has none yet.
     started, ended
         When the engine began and finished evaluating the rules (UTC).
+    read_activities
+        URIs (:func:`record_uri`) of the records in the firings' ``used_ids``
+        that are activities. A firing is informed by these instead of using
+        them.
+
+    Raises
+    ------
+    ValueError
+        If ``firings`` is empty: a round without changes keeps its config,
+        so there is nothing to record.
     """
+    if not firings:
+        raise ValueError(
+            f"no firings for round {server_round} of server {server_id}; "
+            "record an adjustment only when a rule changed the config"
+        )
     document, run = _new_document(scope)
     engine = _declare_engine(document, run)
     new_config = run[f"trainconfig_s{server_id}_r{server_round}"]
@@ -161,44 +230,46 @@ def adjustment_document(
             (fl(FlProperty.ROUND), server_round),
         ],
     )
+    revision = run[revision_id(server_id, server_round)]
+    document.activity(
+        revision,
+        started,
+        ended,
+        [
+            (PROV_TYPE, fl(FlClass.CONFIG_REVISION)),
+            (fl(FlProperty.ROUND), server_round),
+            (fl(FlProperty.SERVER_ID), server_id),
+        ],
+    )
+    document.wasAssociatedWith(revision, engine)
+    # The config's only generation, however many rules fired.
+    document.wasGeneratedBy(new_config, revision, ended)
     previous = (
         _record_name(document, run, previous_config_id) if previous_config_id else None
     )
     if previous is not None:
         document.entity(previous, [(PROV_TYPE, fl(FlClass.TRAINING_CONFIG))])
-        document.revision(new_config, previous)
+        document.used(revision, previous)
+        document.revision(new_config, previous, activity=revision)
 
     plans: dict[str, QualifiedName] = {}
     for firing in firings:
         if firing.rule.name not in plans:
             plans[firing.rule.name] = _declare_rule(document, run, firing.rule)
-        attributes: list[tuple[QualifiedName, object]] = [
-            (PROV_TYPE, fl(FlClass.CONFIG_ADJUSTMENT)),
-            (fl(FlProperty.ROUND), server_round),
-            (fl(FlProperty.SERVER_ID), server_id),
-            (fl(FlProperty.RULE_NAME), firing.rule.name),
-            (fl(FlProperty.HYPERPARAMETER), firing.hyperparameter),
-            (fl(FlProperty.VALUE_AFTER), firing.value_after),
-            (fl(FlProperty.REASON), firing.reason),
-        ]
-        if firing.value_before is not None:
-            attributes.append((fl(FlProperty.VALUE_BEFORE), firing.value_before))
-        activity = run[
-            adjustment_id(
-                server_id, server_round, firing.rule.name, firing.hyperparameter
-            )
-        ]
-        document.activity(activity, started, ended, attributes)
+        activity = _declare_firing(
+            document, run, firing, server_id, server_round, started, ended
+        )
         document.wasAssociatedWith(activity, engine, plans[firing.rule.name])
-        used = {_record_name(document, run, record) for record in firing.used_ids}
-        if previous is not None:
-            used.add(previous)
+        used: set[QualifiedName] = set() if previous is None else {previous}
+        informants: set[QualifiedName] = set()
+        for record_id in firing.used_ids:
+            name = _record_name(document, run, record_id)
+            (informants if name.uri in read_activities else used).add(name)
         for record in sorted(used, key=str):
             document.used(activity, record)
-        # NOTE: when one round changes two hyperparameters, the revised config
-        # gets one generation per change, which PROV-CONSTRAINTS' generation
-        # uniqueness forbids; fedprov.export.validate does not check it yet.
-        document.wasGeneratedBy(new_config, activity)
+        for informant in sorted(informants, key=str):
+            document.wasInformedBy(activity, informant)
+        document.wasInformedBy(revision, activity)
     return document
 
 

@@ -10,7 +10,8 @@ with 100, 200 and 300 examples), one server process (``fl:serverId`` 1).
   checkpoint is not consistent.
 - Round 3: the rule ``plateau`` doubles ``batch-size`` from 32 to 64. The
   firing read the aggregated training metrics of rounds 1 and 2 and the
-  round 2 training config.
+  round 2 training config, and the revision ``revise_s1_r3`` that it
+  informed generated the round 3 training config.
 - Every round ends with a checkpoint. With a checkpoint store the model
   arrays are really stored there and ``fl:storeId`` names them, so
   ``fedprov verify`` can re-hash them.
@@ -276,8 +277,21 @@ def build_run(
                 "trainmetrics_s1_r2",
             ):
                 doc.used(adjust, run[used])
-            doc.wasGeneratedBy(trainconfig, adjust)
-            doc.revision(trainconfig, run["trainconfig_s1_r2"])
+            revise = doc.activity(
+                run["revise_s1_r3"],
+                _at(base - 5),
+                _at(base - 4),
+                [
+                    (PROV_TYPE, fl(FlClass.CONFIG_REVISION)),
+                    (fl(FlProperty.ROUND), 3),
+                    (fl(FlProperty.SERVER_ID), 1),
+                ],
+            )
+            doc.wasInformedBy(revise, adjust)
+            doc.wasAssociatedWith(revise, engine)
+            doc.used(revise, run["trainconfig_s1_r2"])
+            doc.wasGeneratedBy(trainconfig, revise, _at(base - 4))
+            doc.revision(trainconfig, run["trainconfig_s1_r2"], activity=revise)
 
         # Local training of every client that replied
         contributors = [n for n in NODES if not (r == failed_round and n == 3333)]

@@ -78,8 +78,12 @@ def test_model_ancestors_include_rule_firing(
     lineage: Lineage, fabricated: FabricatedRun
 ) -> None:
     by_name = {r["ancestor"]: r for r in lineage.model_ancestors(fabricated.run_key, 3)}
+    assert by_name["run:revise_s1_r3"]["kind"] == "ConfigRevision"
+    assert by_name["run:revise_s1_r3"]["distance"] == 4
+    assert by_name["run:revise_s1_r3"]["via"] == "wasGeneratedBy"
     assert by_name["run:adjust_s1_r3_plateau_batch-size"]["kind"] == "ConfigAdjustment"
-    assert by_name["run:adjust_s1_r3_plateau_batch-size"]["distance"] == 4
+    assert by_name["run:adjust_s1_r3_plateau_batch-size"]["distance"] == 5
+    assert by_name["run:adjust_s1_r3_plateau_batch-size"]["via"] == "wasInformedBy"
     assert by_name["run:rule_engine"]["distance"] == 5
     assert by_name["run:trainmetrics_s1_r1"]["via"] == "used"
 
@@ -223,8 +227,8 @@ def test_run_timeline_round_two(lineage: Lineage, fabricated: FabricatedRun) -> 
 def test_run_timeline_whole_run(lineage: Lineage, fabricated: FabricatedRun) -> None:
     rows = lineage.run_timeline(fabricated.run_key)
     # 1 run, 3 rounds, 8 trainings, 3 aggregations, 3 server evaluations,
-    # 3 checkpointings and 1 rule firing.
-    assert len(rows) == 22
+    # 3 checkpointings, 1 rule firing and the config revision it informed.
+    assert len(rows) == 23
     assert rows[0]["activity"] == "run:run_s1"
     assert rows[-1]["activity"] == "run:checkpointing_s1_r3"
     starts = [r["started"] for r in rows]

@@ -259,7 +259,17 @@ class LiveRun:
                 firing, self._id("rule_engine"), self._id(f"rule_{RULE_SHA256[:16]}")
             )
             doc.used(firing, self._id(self._s("trainmetrics", r - 1)))
-            doc.wasGeneratedBy(trainconfig, firing)
+            revise = doc.activity(
+                self._id(self._s("revise", r)),
+                self._at(base - 2),
+                self._at(base - 1),
+                [
+                    (PROV_TYPE, fl(FlClass.CONFIG_REVISION)),
+                    (fl(FlProperty.ROUND), r),
+                ],
+            )
+            doc.wasInformedBy(revise, firing)
+            doc.wasGeneratedBy(trainconfig, revise, self._at(base - 1))
             doc.revision(trainconfig, self._id(self._s("trainconfig", r - 1)))
 
         # Local training of the nodes that replied, failures of the others

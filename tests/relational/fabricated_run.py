@@ -169,7 +169,8 @@ def _round(w: _Writer, s: int, r: int, *, complete: bool = True) -> None:
     )
     d.wasInformedBy(w.q(f"round_s{s}_r{r}"), w.q(f"run_s{s}"))
 
-    # The training config; in round 4 a rule firing generated it.
+    # The training config; in round 4 the revision after a rule firing
+    # generated it.
     train_config = {"lr": 0.01, "batch-size": batch_size(r), "local-epochs": 1}
     d = w.doc()
     config = d.entity(
@@ -196,7 +197,14 @@ def _round(w: _Writer, s: int, r: int, *, complete: bool = True) -> None:
                 (fl(FlProperty.VALUE_AFTER), 64),
             ),
         )
-        d.wasGeneratedBy(w.q(f"trainconfig_s{s}_r{r}"), adjust)
+        revise = d.activity(
+            w.q(f"revise_s{s}_r{r}"),
+            start,
+            start,
+            _typed(FlClass.CONFIG_REVISION, (fl(FlProperty.ROUND), r)),
+        )
+        d.wasInformedBy(revise, adjust)
+        d.wasGeneratedBy(w.q(f"trainconfig_s{s}_r{r}"), revise, start)
         d.wasDerivedFrom(
             w.q(f"trainconfig_s{s}_r{r}"), w.q(f"trainconfig_s{s}_r{r - 1}")
         )

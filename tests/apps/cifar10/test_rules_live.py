@@ -7,6 +7,7 @@ from pathlib import Path
 
 import neo4j
 
+from fedprov.export import validate
 from fedprov.store.neo4j.store import Neo4jProvStore
 
 from .conftest import run_fedprov
@@ -98,6 +99,15 @@ def test_rules_live_change_reaches_round(
         (2, True),
         (3, False),
     ]
+    # One generation of the revised config, and an export that validates.
+    generators, _, _ = neo4j_driver.execute_query(
+        "MATCH (:TrainingConfig {scope: $scope, `fl:round`: 2})"
+        "-[:wasGeneratedBy]->(a) RETURN a.qname AS activity",
+        scope=scope,
+        database_=neo4j_database,
+    )
+    assert [r["activity"] for r in generators] == ["run:revise_s1_r2"]
+    assert [str(v) for v in validate(prov_store.read(scope))] == []
 
 
 def test_rules_live_stop_ends_run(

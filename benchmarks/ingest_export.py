@@ -20,7 +20,10 @@ Run (needs NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD)::
 
     python benchmarks/ingest_export.py --clients 1000 --rounds 50
 
-Scopes are named ``bench-...`` and deleted at the end.
+Scopes are named ``bench-...`` and deleted at the end, unless
+``--keep-scope`` is given. ``--export-only SCOPE`` skips ingest and measures
+only the export of a scope stored before (for example by ``--keep-scope``),
+which it leaves in place.
 """
 
 from __future__ import annotations
@@ -222,6 +225,37 @@ def _measure(fn: Callable[[], Any], memory: bool) -> tuple[float, int]:
     return elapsed, peak
 
 
+def measure_export(store: Neo4jProvStore, scope: str) -> None:
+    """Time the two PROV-JSON exports of ``scope`` and print their ratios."""
+
+    def stream() -> None:
+        with open(os.devnull, "w", encoding="utf-8") as out:
+            stream_provjson(store, scope, out)
+
+    def in_memory() -> None:
+        document = store.read(scope)
+        buffer = io.StringIO()
+        document.serialize(buffer, format="json")
+
+    stream_time, _ = _measure(stream, memory=False)
+    base_time, _ = _measure(in_memory, memory=False)
+    _, stream_peak = _measure(stream, memory=True)
+    _, base_peak = _measure(in_memory, memory=True)
+    print(
+        f"PROV-JSON export, streaming: {stream_time:.1f} s, peak "
+        f"{stream_peak / 2**20:,.1f} MiB"
+    )
+    print(
+        f"PROV-JSON export, ProvDocument + prov: {base_time:.1f} s, peak "
+        f"{base_peak / 2**20:,.1f} MiB"
+    )
+    print(
+        f"export speed-up: {base_time / stream_time:.1f}x (target >= 5x); memory "
+        "ratio: "
+        f"{stream_peak / base_peak:.3f} (target <= 0.2)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
@@ -238,10 +272,32 @@ def main() -> None:
         default=10_000,
         help="nodes (and as many edges) of the engine-floor measurement; 0 skips it",
     )
+    parser.add_argument(
+        "--keep-scope",
+        action="store_true",
+        help="keep the ingested scope in Neo4j and print its name",
+    )
+    parser.add_argument(
+        "--export-only",
+        metavar="SCOPE",
+        help="skip ingest and measure only the export of this stored scope",
+    )
     args = parser.parse_args()
 
     driver, database = open_driver(load_settings())
     store = Neo4jProvStore(driver, database)
+    if args.export_only:
+        try:
+            if not store.has_scope(args.export_only):
+                parser.error(
+                    f"scope {args.export_only!r} not found in Neo4j; store one "
+                    "with --keep-scope first"
+                )
+            measure_export(store, args.export_only)
+        finally:
+            driver.close()
+        return
+
     store.ensure_schema()
     tag = uuid.uuid4().hex[:8]
     scope = f"bench-{tag}"
@@ -291,34 +347,12 @@ def main() -> None:
             "50,000 records/s)"
         )
 
-        def stream() -> None:
-            with open(os.devnull, "w", encoding="utf-8") as out:
-                stream_provjson(store, scope, out)
-
-        def in_memory() -> None:
-            document = store.read(scope)
-            buffer = io.StringIO()
-            document.serialize(buffer, format="json")
-
-        stream_time, _ = _measure(stream, memory=False)
-        base_time, _ = _measure(in_memory, memory=False)
-        _, stream_peak = _measure(stream, memory=True)
-        _, base_peak = _measure(in_memory, memory=True)
-        print(
-            f"PROV-JSON export, streaming: {stream_time:.1f} s, peak "
-            f"{stream_peak / 2**20:,.1f} MiB"
-        )
-        print(
-            f"PROV-JSON export, ProvDocument + prov: {base_time:.1f} s, peak "
-            f"{base_peak / 2**20:,.1f} MiB"
-        )
-        print(
-            f"export speed-up: {base_time / stream_time:.1f}x (target >= 5x); memory "
-            "ratio: "
-            f"{stream_peak / base_peak:.3f} (target <= 0.2)"
-        )
+        measure_export(store, scope)
     finally:
-        store.delete(scope)
+        if args.keep_scope:
+            print(f"kept scope {scope}")
+        else:
+            store.delete(scope)
         store.delete(naive_scope)
         store.delete(floor_scope)
         driver.close()

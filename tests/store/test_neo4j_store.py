@@ -228,6 +228,27 @@ def test_store_naive_datetime_stays_local(
     assert records[0]["e"].tzinfo is not None
 
 
+def test_store_offset_with_seconds(
+    store: Neo4jProvStore, scope: str, neo4j_driver: neo4j.Driver
+) -> None:
+    # prov reads historical local times with offsets such as +00:53:28,
+    # which Bolt cannot carry: the native property is the same instant in
+    # UTC, and the document keeps the exact offset.
+    zone = datetime.timezone(datetime.timedelta(minutes=53, seconds=28))
+    start = datetime.datetime(1890, 5, 1, 9, 0, tzinfo=zone)
+    doc = _doc()
+    doc.activity("ex:a", start, T1, {"ex:when": start})
+    doc.wasGeneratedBy("ex:e", "ex:a", start)
+    assert _roundtrip(store, scope, doc) == doc
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (n:Activity {scope: $scope}) RETURN n.startTime AS s, n.`ex:when` AS w",
+        scope=scope,
+    )
+    assert records[0]["s"].to_native() == start
+    assert records[0]["s"].utcoffset() == datetime.timedelta(0)
+    assert records[0]["w"].to_native() == start
+
+
 def test_store_bundles_roundtrip(store: Neo4jProvStore, scope: str) -> None:
     doc = _doc()
     doc.entity("ex:bundle1", {"prov:type": "prov:Bundle"})

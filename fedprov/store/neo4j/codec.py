@@ -76,6 +76,7 @@ __all__ = [
     "encode_attribute_text",
     "encode_qname",
     "encode_value",
+    "native_datetime",
     "native_property",
     "native_value",
 ]
@@ -278,9 +279,24 @@ def _literal_native(value: Literal) -> Any:
     return text
 
 
+def native_datetime(value: datetime.datetime) -> datetime.datetime:
+    """Return ``value`` as a Neo4j property can hold it.
+
+    Bolt carries UTC offsets in whole minutes, so an offset with seconds
+    (prov reads them for historical local times, e.g. +00:53:28) becomes
+    the same instant in UTC. The exact value stays in the JSON form.
+    """
+    offset = value.utcoffset()
+    if offset is not None and offset % datetime.timedelta(minutes=1):
+        return value.astimezone(datetime.UTC)
+    return value
+
+
 def native_value(value: Any) -> Any:
     """Return the native Neo4j property value of one attribute value."""
-    if isinstance(value, str | bool | float | datetime.datetime):
+    if isinstance(value, datetime.datetime):
+        return native_datetime(value)
+    if isinstance(value, str | bool | float):
         return value
     if isinstance(value, int):
         return _int_native(value)

@@ -55,6 +55,7 @@ from fedprov.store.neo4j.codec import (
     dumps,
     encode_attribute_text,
     native_property,
+    native_value,
 )
 
 __all__ = [
@@ -225,9 +226,9 @@ def node_row(
     by_name: dict[str, list[Any]] = defaultdict(list)
     for name, value in union_pairs:
         if name == PROV_ATTR_STARTTIME:
-            props["startTime"] = value
+            props["startTime"] = native_value(value)
         elif name == PROV_ATTR_ENDTIME:
-            props["endTime"] = value
+            props["endTime"] = native_value(value)
         else:
             by_name[str(name)].append(value)
             if name == PROV_TYPE and isinstance(value, QualifiedName):
@@ -343,7 +344,7 @@ def _add_relation(rows: GraphRows, bundle: str, record: ProvRelation) -> None:
         if position < 2 or value is None:
             continue
         if name == PROV_ATTR_TIME:
-            props["time"] = value
+            props["time"] = native_value(value)
         elif isinstance(value, QualifiedName):
             props[str(name)] = value.uri
             _reference(rows, bundle, value)

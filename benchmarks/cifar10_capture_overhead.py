@@ -114,12 +114,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds per run")
     parser.add_argument("--pairs", type=int, default=1, help="plain/fedprov pairs")
+    parser.add_argument(
+        "--first",
+        choices=("plain", "fedprov"),
+        default="plain",
+        help="which run goes first in the first pair (then alternating)",
+    )
     args = parser.parse_args()
 
     plain: list[RunFigures] = []
     captured: list[RunFigures] = []
     for pair in range(args.pairs):
-        order = (False, True) if pair % 2 == 0 else (True, False)
+        plain_first = (pair % 2 == 0) == (args.first == "plain")
+        order = (False, True) if plain_first else (True, False)
         for provenance in order:
             tag = f"{'prov' if provenance else 'plain'}{pair}"
             (captured if provenance else plain).append(
@@ -142,6 +149,16 @@ def main() -> None:
     print(f"  fedprov  {captured_mean:8.2f}")
     print(f"  ratio    {captured_mean / plain_mean:8.3f}")
     print("  ratio per pair: " + ", ".join(f"{r:.3f}" for r in ratios))
+    by_order: dict[bool, list[float]] = {True: [], False: []}
+    for pair, ratio in enumerate(ratios):
+        by_order[(pair % 2 == 0) == (args.first == "plain")].append(ratio)
+    if by_order[True] and by_order[False]:
+        # The second run of a pair can be slower or faster whatever it runs,
+        # so pairs of both orders weigh equally here.
+        balanced = statistics.mean(
+            [statistics.mean(by_order[True]), statistics.mean(by_order[False])]
+        )
+        print(f"  ratio with both orders weighed equally: {balanced:.3f}")
 
     rounds = args.rounds
     capture_cpu = statistics.mean(run.capture_cpu for run in captured) / rounds

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from prov.model import ProvDocument
 
 from fedprov.errors import CaptureError
+from fedprov.prov.merge import merge_documents
 from fedprov.store.base import ProvStore
 
 __all__ = ["CaptureQueue", "CaptureStats"]
@@ -345,7 +346,11 @@ class CaptureQueue:
         started = time.perf_counter()
         cpu_started = time.thread_time()
         try:
-            document = first.document if len(batch) == 1 else _merge(batch)
+            document = (
+                first.document
+                if len(batch) == 1
+                else merge_documents(item.document for item in batch)
+            )
             self.store.write(first.scope, document)
         except Exception as err:  # noqa: BLE001 - capture must survive any store error
             with self._lock:
@@ -382,20 +387,6 @@ class CaptureQueue:
                 f"a provenance write failed: {type(error).__name__}: {error}; "
                 "check that the store is reachable"
             ) from error
-
-
-def _merge(batch: list[_Item]) -> ProvDocument:
-    # A store merges the records of separate writes, so writing the merged
-    # document stores what writing each fragment would.
-    merged = ProvDocument()
-    for item in batch:
-        for namespace in item.document.get_registered_namespaces():
-            merged.add_namespace(namespace)
-        default = item.document.get_default_namespace()
-        if default is not None:
-            merged.set_default_namespace(default.uri)
-        merged.update(item.document)
-    return merged
 
 
 def _describe(item: _Item) -> str:

@@ -309,6 +309,14 @@ class ViewingStore:
                 self._timer.daemon = True
                 self._timer.start()
 
+    def pending_count(self) -> int:
+        """Return how many written documents the view has not applied yet.
+
+        It waits for an update in progress, so 0 means the view has them all.
+        """
+        with self._lock:
+            return len(self._pending)
+
     def flush(self) -> None:
         """Apply the pending documents to the view now."""
         with self._lock:

@@ -280,9 +280,12 @@ def test_delayed_view_applies_after_delay(
     store = ViewingStore(graph_store, ViewMaterializer(duck_view), delay=0.2)
     store.write(fabricated.scope, fabricated.documents[0])
     deadline = time.monotonic() + 10
-    while not sum(_counts(duck_view, fabricated.scope).values()):
+    while store.pending_count():
         assert time.monotonic() < deadline, "the timer never applied the document"
         time.sleep(0.05)
+
+    assert sum(_counts(duck_view, fabricated.scope).values()) > 0
+    assert store.failures == 0
     store.close()
 
 

@@ -8,9 +8,10 @@ the seconds of each round and the ratio of the means over rounds 2 and
 later, because round 1 also loads the data.
 
 Beside wall time it reports CPU seconds that do not depend on other load:
-the capture thread's own CPU time in ``store.write`` (from the run's
-summary) and the CPU time of the local Neo4j server during each run (from
-``/proc``; only when ``fedprov services up`` started it).
+the capture thread's own CPU time in ``store.write``, the CPU time of the
+relational view's updates (both from the run's summary; the view may run on
+its own timer thread), and the CPU time of the local Neo4j server during
+each run (from ``/proc``; only when ``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
 the data in FEDPROV_DATA_DIR::
@@ -39,6 +40,7 @@ WRITES_LINE = re.compile(
     r"\(([0-9.]+) s CPU\)",
     re.M,
 )
+VIEW_LINE = re.compile(r"^relational view: (\d+) updates, ([0-9.]+) s CPU", re.M)
 FEDPROV = Path(sys.executable).parent / "fedprov"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -51,6 +53,8 @@ class RunFigures:
     fragments: int = 0
     writes: int = 0
     capture_cpu: float = 0.0
+    view_updates: int = 0
+    view_cpu: float = 0.0
     neo4j_cpu: float | None = None
 
 
@@ -101,6 +105,10 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
         figures.fragments = int(writes.group(1))
         figures.writes = int(writes.group(2))
         figures.capture_cpu = float(writes.group(4))
+    view = VIEW_LINE.search(result.stdout)
+    if view is not None:
+        figures.view_updates = int(view.group(1))
+        figures.view_cpu = float(view.group(2))
     if neo4j_before is not None and neo4j_after is not None:
         figures.neo4j_cpu = neo4j_after - neo4j_before
     return figures
@@ -164,9 +172,14 @@ def main() -> None:
     capture_cpu = statistics.mean(run.capture_cpu for run in captured) / rounds
     fragments = statistics.mean(run.fragments for run in captured) / rounds
     writes = statistics.mean(run.writes for run in captured) / rounds
+    view_cpu = statistics.mean(run.view_cpu for run in captured) / rounds
+    view_updates = statistics.mean(run.view_updates for run in captured) / rounds
     print(
         f"capture thread per round: {fragments:.1f} fragments in {writes:.1f} "
-        f"writes, {capture_cpu:.2f} CPU s"
+        f"writes, {capture_cpu:.2f} CPU s (view updates not included)"
+    )
+    print(
+        f"relational view per round: {view_updates:.1f} updates, {view_cpu:.2f} CPU s"
     )
     neo4j_plain = [run.neo4j_cpu for run in plain if run.neo4j_cpu is not None]
     neo4j_captured = [run.neo4j_cpu for run in captured if run.neo4j_cpu is not None]

@@ -113,9 +113,12 @@ def _show(
     fetch: Callable[[Lineage], list[dict[str, Any]]],
     as_json: bool,
     columns: Sequence[str] | None = None,
+    server_round: int | None = None,
 ) -> None:
     with _lineage() as lineage:
         lineage.require_run(run)
+        if server_round is not None:
+            lineage.require_round(run, server_round)
         rows = fetch(lineage)
     _print_rows(rows, title=title, as_json=as_json, columns=columns)
 
@@ -136,6 +139,7 @@ def ancestors(
         f"ancestors of the global model of round {round_} in {run}",
         lambda lineage: lineage.model_ancestors(run, round_, server),
         as_json,
+        server_round=round_,
     )
 
 
@@ -152,6 +156,7 @@ def contributors(
         f"contributors to the global model of round {round_} in {run}",
         lambda lineage: lineage.contributors(run, round_, server),
         as_json,
+        server_round=round_,
     )
 
 
@@ -163,6 +168,7 @@ def configs(run: str = _RUN, round_: int = _ROUND, as_json: bool = _JSON) -> Non
         f"training configs of round {round_} in {run}",
         lambda lineage: _hyperparameters(lineage.client_configs(run, round_)),
         as_json,
+        server_round=round_,
     )
 
 
@@ -223,7 +229,13 @@ def timeline(
 ) -> None:
     """Show the activities of a run in time order."""
     title = f"timeline of {run}" + ("" if round_ is None else f", round {round_}")
-    _show(run, title, lambda lin: lin.run_timeline(run, round_), as_json)
+    _show(
+        run,
+        title,
+        lambda lin: lin.run_timeline(run, round_),
+        as_json,
+        server_round=round_,
+    )
 
 
 @lineage_app.command("path")

@@ -192,6 +192,13 @@ def _summary(
                 f"({stats.write_cpu_seconds:.2f} s CPU) on the capture thread",
                 highlight=False,
             )
+        view = result.view
+        if view is not None:
+            _console.print(
+                f"relational view: {view.updates} updates, "
+                f"{view.update_cpu_seconds:.2f} s CPU",
+                highlight=False,
+            )
         _console.print(
             "query it in Cypher, e.g.\n"
             f"  MATCH (m:GlobalModel {{scope: '{run_key}'}}) "

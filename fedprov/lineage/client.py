@@ -115,6 +115,26 @@ class Lineage:
             "List them with 'fedprov runs'"
         )
 
+    def require_round(self, scope: str, server_round: int) -> None:
+        """Check that ``scope`` has a global model of ``server_round``.
+
+        Raises
+        ------
+        ConfigurationError
+            If the run has no model of that round; the message gives the
+            rounds it has.
+        """
+        # Round 0 is the initial model, which no round trained.
+        recorded = {row["round"] for row in self.global_models(scope)}
+        rounds = sorted(int(r) for r in recorded if r is not None and int(r) >= 1)
+        if server_round in rounds:
+            return
+        have = f"rounds {rounds[0]} to {rounds[-1]}" if rounds else "no rounds"
+        raise ConfigurationError(
+            f"round {server_round} is not in run {scope!r}, which has {have}; "
+            "pass one of those with --round"
+        )
+
     # One method per query --------------------------------------------------
 
     def runs(self) -> list[Row]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, cast
 
 import neo4j
@@ -291,6 +292,10 @@ class ViewingStore:
         self.strict = strict
         self.delay = 0.0 if strict else delay
         self.failures = 0
+        #: View updates that succeeded (a merged batch counts once), and the
+        #: CPU seconds of all updates, on whichever thread ran them.
+        self.updates = 0
+        self.update_cpu_seconds = 0.0
         self._pending: list[tuple[str, ProvDocument]] = []
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
@@ -352,8 +357,10 @@ class ViewingStore:
             close()
 
     def _apply(self, scope: str, document: ProvDocument) -> None:
+        started = time.thread_time()
         try:
             self.materializer.apply(scope, document)
+            self.updates += 1
         except FedProvError as err:
             self.failures += 1
             if self.strict:
@@ -364,6 +371,8 @@ class ViewingStore:
                 self.failures,
                 err,
             )
+        finally:
+            self.update_cpu_seconds += time.thread_time() - started
 
     def _readable(self) -> ReadableProvStore:
         if not all(hasattr(self.inner, m) for m in ("read", "delete", "scopes")):

@@ -101,6 +101,25 @@ def test_cli_unknown_run_exit_two() -> None:
     assert "run 'test-no-such-run' is not in Neo4j" in message
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ancestors", "--round", "9"],
+        ["contributors", "--round", "0"],
+        ["configs", "--round", "9"],
+        ["timeline", "--round", "9"],
+    ],
+)
+def test_cli_round_out_of_range_exit_two(
+    fabricated: FabricatedRun, command: list[str]
+) -> None:
+    name, option, value = command
+    code, output = _invoke("lineage", name, fabricated.run_key, option, value)
+    assert code == 2
+    assert f"round {value} is not in run" in output
+    assert "rounds 1 to 3" in output
+
+
 def test_cli_query_list_names_every_query() -> None:
     code, output = _invoke("query", "--list", "--json")
     assert code == 0

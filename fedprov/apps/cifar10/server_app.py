@@ -50,6 +50,7 @@ from fedprov.checkpoints import (
     open_checkpoint_store,
 )
 from fedprov.errors import CheckpointError, ConfigurationError, StoreError
+from fedprov.relational.materialize import ViewingStore
 from fedprov.rules import RuleEngine
 from fedprov.settings import load_settings
 from fedprov.store.base import ProvStore
@@ -86,6 +87,9 @@ class ServerResult:
     #: Counters of the capture queue (final once the run has ended); None
     #: without provenance.
     capture: CaptureStats | None = None
+    #: The store that updates the relational view, for its counters; None
+    #: without provenance or view.
+    view: ViewingStore | None = None
 
 
 def plan_server(store: CheckpointStore, config: AppConfig, run_key: str) -> ServerPlan:
@@ -284,6 +288,10 @@ class _ServerRun:
         recorder = current_recorder() if config.provenance else None
         if recorder is not None:
             self.result.capture = recorder.queue.stats
+            durable = recorder.queue.store
+            inner = getattr(durable, "store", None)
+            if isinstance(inner, ViewingStore):
+                self.result.view = inner
 
         if plan.resume_from is not None:
             started = _utcnow()

@@ -47,7 +47,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass
 class RunFigures:
-    """What one run of the federation measured."""
+    """Figures of one run of the federation."""
 
     rounds: list[float] = field(default_factory=list)
     fragments: int = 0

@@ -180,10 +180,10 @@ def record_recovery(
 
 #: Seconds the relational view collects a run's documents before one update
 #: (``ViewingStore`` ``delay``). 0 applies each capture write at once. With
-#: 5 s the view's updates ran on a timer thread during training, and four
-#: CIFAR-10 pairs of benchmarks/cifar10_capture_overhead.py gave round-time
-#: ratios of 0.99 to 1.13, against 0.93 to 1.06 with 0 on the same machine,
-#: although the view's CPU time fell.
+#: 5 s the view's updates ran on a timer thread during training. Four
+#: CIFAR-10 pairs of benchmarks/cifar10_capture_overhead.py then gave
+#: round-time ratios of 0.99 to 1.13, against 0.93 to 1.06 with 0 on the
+#: same 2-core machine, although the view's CPU time fell.
 VIEW_DELAY = 0.0
 
 

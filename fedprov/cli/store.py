@@ -35,6 +35,19 @@ def _store() -> Iterator[Neo4jProvStore]:
         driver.close()
 
 
+def _require_scope(store: Neo4jProvStore, run: str) -> None:
+    # An unknown run key is a wrong argument (exit 2), as in the lineage
+    # commands, not a database failure.
+    scopes = store.scopes()
+    if run in scopes:
+        return
+    shown = ", ".join(scopes[:10]) or "none"
+    raise ConfigurationError(
+        f"run {run!r} is not in Neo4j; stored runs: {shown}. "
+        "List them with 'fedprov runs'"
+    )
+
+
 def export(
     run: str = _RUN,
     fmt: str = typer.Option(
@@ -62,6 +75,7 @@ def export(
             "exist; create it or choose another path"
         )
     with _store() as store:
+        _require_scope(store, run)
         export_scope(
             store, run, fmt, output, bundle=bundle, validate_first=not no_validate
         )
@@ -101,6 +115,7 @@ def replay(
 def validate_run(run: str = _RUN) -> None:
     """Check a run against PROV-CONSTRAINTS (keys, typing, time order)."""
     with _store() as store:
+        _require_scope(store, run)
         violations = validate(store.read(run))
     for violation in violations:
         typer.echo(str(violation))

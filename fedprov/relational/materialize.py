@@ -14,7 +14,6 @@ applies each document after the wrapped store accepted it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any, cast
 
@@ -22,7 +21,6 @@ import neo4j
 from prov.model import ProvDocument
 
 from fedprov.errors import FedProvError, StoreError
-from fedprov.prov.merge import merge_documents
 from fedprov.relational.records import (
     RecordSet,
     records_from_document,
@@ -263,98 +261,23 @@ class ViewingStore:
     break a training round: it is logged at WARNING with the run key and
     counted in :attr:`failures`. With ``strict=True`` it is re-raised
     instead (for tests).
-
-    With ``delay`` above 0, documents written within ``delay`` seconds of
-    the first pending one are applied together, as one merged document, by
-    a timer thread. Each view transaction costs a fixed amount (opening the
-    DuckDB file, committing), and rows that several documents touch are
-    then written once. :meth:`flush` and :meth:`close` apply what is
-    pending at once. A process that dies loses at most ``delay`` seconds of
-    view updates, which ``fedprov view rebuild`` restores from the graph.
-    ``strict`` applies each document at once, whatever ``delay`` is.
     """
 
     def __init__(
-        self,
-        inner: ProvStore,
-        materializer: ViewMaterializer,
-        *,
-        strict: bool = False,
-        delay: float = 0.0,
+        self, inner: ProvStore, materializer: ViewMaterializer, *, strict: bool = False
     ) -> None:
-        if not delay >= 0:
-            raise StoreError(
-                f"delay={delay!r} is invalid: give the seconds to collect "
-                "documents before a view update, 0 or more"
-            )
         self.inner = inner
         self.materializer = materializer
         self.strict = strict
-        self.delay = 0.0 if strict else delay
         self.failures = 0
-        #: View updates that succeeded (a merged batch counts once), and the
-        #: CPU seconds of all updates, on whichever thread ran them.
+        #: View updates that succeeded, and the CPU seconds of all updates.
         self.updates = 0
         self.update_cpu_seconds = 0.0
-        self._pending: list[tuple[str, ProvDocument]] = []
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
 
     def write(self, scope: str, document: ProvDocument) -> None:
         """Store ``document`` in ``inner``, then apply it to the view."""
         self.inner.write(scope, document)
-        if self.delay <= 0:
-            self._apply(scope, document)
-            return
-        with self._lock:
-            self._pending.append((scope, document))
-            if self._timer is None:
-                self._timer = threading.Timer(self.delay, self._flush_on_timer)
-                self._timer.name = "fedprov-view"
-                self._timer.daemon = True
-                self._timer.start()
-
-    def pending_count(self) -> int:
-        """Return how many written documents the view has not applied yet.
-
-        It waits for an update in progress, so 0 means the view has them all.
-        """
-        with self._lock:
-            return len(self._pending)
-
-    def flush(self) -> None:
-        """Apply the pending documents to the view now."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            pending, self._pending = self._pending, []
-            # Consecutive documents of one scope become one update.
-            groups: list[tuple[str, list[ProvDocument]]] = []
-            for scope, document in pending:
-                if groups and groups[-1][0] == scope:
-                    groups[-1][1].append(document)
-                else:
-                    groups.append((scope, [document]))
-            for scope, documents in groups:
-                if len(documents) == 1:
-                    self._apply(scope, documents[0])
-                else:
-                    self._apply(scope, merge_documents(documents))
-
-    def _flush_on_timer(self) -> None:
-        # Nothing on this thread may end the process or go unlogged.
-        try:
-            self.flush()
-        except Exception:  # noqa: BLE001 - logged, and the next write retries
-            logger.exception("applying pending documents to the relational view failed")
-
-    def close(self) -> None:
-        """Apply the pending documents, then close ``inner`` if it can be."""
-        self.flush()
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        self._apply(scope, document)
 
     def _apply(self, scope: str, document: ProvDocument) -> None:
         started = time.thread_time()

@@ -190,14 +190,7 @@ class DurableStore:
         return written
 
     def close(self) -> None:
-        """Close the database store, then the driver :func:`open_store` opened.
-
-        Closing the store first lets a delayed view (see ``view_delay`` of
-        :func:`open_store`) apply what is pending.
-        """
-        close = getattr(self.store, "close", None)
-        if callable(close):
-            close()
+        """Close the driver that :func:`open_store` opened, if any."""
         if self._driver is not None:
             self._driver.close()
             self._driver = None
@@ -208,7 +201,6 @@ def open_store(
     *,
     strict: bool = False,
     with_view: bool = False,
-    view_delay: float = 0.0,
 ) -> DurableStore:
     """Open a :class:`DurableStore` on the configured Neo4j and journal folder.
 
@@ -217,9 +209,7 @@ def open_store(
     ``with_view``, every successful Neo4j write (replays included) also
     updates the relational view (:mod:`fedprov.relational`); a view that
     cannot be opened is skipped with a WARNING (``fedprov view rebuild``
-    fills it later). ``view_delay`` is the ``delay`` of
-    :class:`~fedprov.relational.ViewingStore`: seconds to collect documents
-    before one view update.
+    fills it later).
 
     Raises
     ------
@@ -243,7 +233,7 @@ def open_store(
         return DurableStore(settings.journal_dir, None)
     inner: ReadableProvStore = Neo4jProvStore(driver, database)
     if with_view:
-        inner = _with_view(settings, inner, driver, database, strict, view_delay)
+        inner = _with_view(settings, inner, driver, database, strict)
     return DurableStore(settings.journal_dir, inner, strict=strict, driver=driver)
 
 
@@ -253,7 +243,6 @@ def _with_view(
     driver: neo4j.Driver,
     database: str,
     strict: bool,
-    view_delay: float,
 ) -> ReadableProvStore:
     from fedprov.relational import ViewingStore, ViewMaterializer, open_view
 
@@ -265,4 +254,4 @@ def _with_view(
         logger.warning("relational view not updated during this run: %s", err)
         return inner
     materializer = ViewMaterializer(view, driver, database)
-    return ViewingStore(inner, materializer, strict=strict, delay=view_delay)
+    return ViewingStore(inner, materializer, strict=strict)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import pytest
@@ -249,51 +248,6 @@ def test_viewing_store_strict_raises(
 
     with pytest.raises(StoreError, match="cannot open the DuckDB view"):
         store.write(fabricated.scope, fabricated.documents[0])
-
-
-def test_delayed_view_equals_immediate(
-    fabricated: FabricatedRun,
-    duck_view: RelationalView,
-    graph_store: Neo4jProvStore,
-    neo4j_driver: object,
-    neo4j_database: str,
-) -> None:
-    # A delay longer than the test: only close() applies the documents,
-    # merged into one update.
-    materializer = ViewMaterializer(duck_view, neo4j_driver, neo4j_database)  # type: ignore[arg-type]
-    store = ViewingStore(graph_store, materializer, delay=600)
-    for document in fabricated.documents:
-        store.write(fabricated.scope, document)
-    pending = _counts(duck_view, fabricated.scope)
-    store.close()
-
-    assert sum(pending.values()) == 0
-    assert check_consistency(materializer, fabricated.scope).ok
-    assert store.failures == 0
-
-
-def test_delayed_view_applies_after_delay(
-    fabricated: FabricatedRun,
-    duck_view: RelationalView,
-    graph_store: Neo4jProvStore,
-) -> None:
-    store = ViewingStore(graph_store, ViewMaterializer(duck_view), delay=0.2)
-    store.write(fabricated.scope, fabricated.documents[0])
-    deadline = time.monotonic() + 10
-    while store.pending_count():
-        assert time.monotonic() < deadline, "the timer never applied the document"
-        time.sleep(0.05)
-
-    assert sum(_counts(duck_view, fabricated.scope).values()) > 0
-    assert store.failures == 0
-    store.close()
-
-
-def test_viewing_store_invalid_delay(
-    graph_store: Neo4jProvStore, duck_view: RelationalView
-) -> None:
-    with pytest.raises(StoreError, match="delay=-1 is invalid"):
-        ViewingStore(graph_store, ViewMaterializer(duck_view), delay=-1)
 
 
 def test_rebuild_without_driver_fails(duck_view: RelationalView) -> None:

@@ -178,15 +178,6 @@ def record_recovery(
     recorder.emit(document, server_round=server_round, node=node)
 
 
-#: Seconds the relational view collects a run's documents before one update
-#: (``ViewingStore`` ``delay``). 0 applies each capture write at once. With
-#: 5 s the view's updates ran on a timer thread during training. Four
-#: CIFAR-10 pairs of benchmarks/cifar10_capture_overhead.py then gave
-#: round-time ratios of 0.99 to 1.13, against 0.93 to 1.06 with 0 on the
-#: same 2-core machine, although the view's CPU time fell.
-VIEW_DELAY = 0.0
-
-
 def open_prov_store(settings: Settings, *, strict: bool = False) -> ProvStore:
     """Open the provenance store for a run: Neo4j behind the local journal.
 
@@ -201,7 +192,5 @@ def open_prov_store(settings: Settings, *, strict: bool = False) -> ProvStore:
     StoreError
         With ``strict``, if Neo4j cannot be reached.
     """
-    store: ProvStore = open_store(
-        settings, strict=strict, with_view=True, view_delay=VIEW_DELAY
-    )
+    store: ProvStore = open_store(settings, strict=strict, with_view=True)
     return store

@@ -9,8 +9,8 @@ later, because round 1 also loads the data.
 
 Beside wall time it reports CPU seconds that do not depend on other load:
 the capture thread's own CPU time in ``store.write``, the CPU time of the
-relational view's updates (both from the run's summary; the view may run on
-its own timer thread), and the CPU time of the local Neo4j server during
+relational view's updates (both from the run's summary; the second is part of
+the first), and the CPU time of the local Neo4j server during
 each run (from ``/proc``; only when ``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
@@ -178,11 +178,11 @@ def main() -> None:
         f"capture thread per round: {fragments:.1f} fragments in {writes:.1f} "
         f"writes, {capture_cpu:.2f} CPU s"
     )
-    # Without a view delay the updates run inside the capture thread's
-    # writes, so its figure above includes them.
+    # The view updates run inside the capture thread's writes, so its
+    # figure above includes them.
     print(
         f"relational view per round: {view_updates:.1f} updates, {view_cpu:.2f} CPU s"
-        " (part of the capture thread's time unless the view has a delay)"
+        " (part of the capture thread's time)"
     )
     neo4j_plain = [run.neo4j_cpu for run in plain if run.neo4j_cpu is not None]
     neo4j_captured = [run.neo4j_cpu for run in captured if run.neo4j_cpu is not None]

@@ -20,6 +20,7 @@ from fedprov.settings import load_settings
 from fedprov.store.durable import DurableStore
 from fedprov.store.neo4j.connection import open_driver
 from fedprov.store.neo4j.store import Neo4jProvStore
+from fedprov.store.run_keys import require_stored_run
 
 __all__ = ["register"]
 
@@ -33,19 +34,6 @@ def _store() -> Iterator[Neo4jProvStore]:
         yield Neo4jProvStore(driver, database)
     finally:
         driver.close()
-
-
-def _require_scope(store: Neo4jProvStore, run: str) -> None:
-    # An unknown run key is a wrong argument (exit 2), as in the lineage
-    # commands, not a database failure.
-    scopes = store.scopes()
-    if run in scopes:
-        return
-    shown = ", ".join(scopes[:10]) or "none"
-    raise ConfigurationError(
-        f"run {run!r} is not in Neo4j; stored runs: {shown}. "
-        "List them with 'fedprov runs'"
-    )
 
 
 def export(
@@ -75,7 +63,7 @@ def export(
             "exist; create it or choose another path"
         )
     with _store() as store:
-        _require_scope(store, run)
+        require_stored_run(run, store.scopes())
         export_scope(
             store, run, fmt, output, bundle=bundle, validate_first=not no_validate
         )
@@ -115,7 +103,7 @@ def replay(
 def validate_run(run: str = _RUN) -> None:
     """Check a run against PROV-CONSTRAINTS (keys, typing, time order)."""
     with _store() as store:
-        _require_scope(store, run)
+        require_stored_run(run, store.scopes())
         violations = validate(store.read(run))
     for violation in violations:
         typer.echo(str(violation))

@@ -18,6 +18,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from fedprov.errors import ConfigurationError, StoreError
 from fedprov.lineage.queries import get_query
+from fedprov.store.run_keys import require_stored_run
 
 __all__ = ["Lineage", "to_python"]
 
@@ -106,14 +107,7 @@ class Lineage:
         ConfigurationError
             If no run has that key; the message lists the stored ones.
         """
-        scopes = self.scopes()
-        if scope in scopes:
-            return
-        shown = ", ".join(scopes[:10]) or "none"
-        raise ConfigurationError(
-            f"run {scope!r} is not in Neo4j; stored runs: {shown}. "
-            "List them with 'fedprov runs'"
-        )
+        require_stored_run(scope, self.scopes())
 
     def require_round(self, scope: str, server_round: int) -> None:
         """Check that ``scope`` has a global model of ``server_round``.

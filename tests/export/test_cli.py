@@ -7,25 +7,10 @@ from pathlib import Path
 
 import neo4j
 import pytest
+from cli_invoke import invoke
 from prov.model import ProvDocument
-from typer.testing import CliRunner
 
-from fedprov.cli.main import app, exit_code_for
-from fedprov.errors import FedProvError
 from fedprov.store.neo4j.store import Neo4jProvStore
-
-runner = CliRunner()
-
-
-def _invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    # fedprov.cli.main.main maps fedprov's errors to exit codes; CliRunner
-    # calls the app directly, so do the same here.
-    if isinstance(result.exception, FedProvError):
-        return exit_code_for(result.exception), str(result.exception)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -52,7 +37,7 @@ def test_cli_unknown_run_exit_two(
     stored: str, tmp_path: Path, command: list[str]
 ) -> None:
     args = [str(tmp_path / "run.json") if arg == "OUT" else arg for arg in command]
-    code, output = _invoke(args[0], "no-such-run", *args[1:])
+    code, output = invoke(args[0], "no-such-run", *args[1:])
     assert code == 2
     assert "run 'no-such-run' is not in Neo4j" in output
     assert "stored runs:" in output
@@ -60,9 +45,9 @@ def test_cli_unknown_run_exit_two(
 
 def test_cli_export_and_validate_stored_run(stored: str, tmp_path: Path) -> None:
     target = tmp_path / "run.json"
-    code, output = _invoke("export", stored, "--format", "json", "-o", str(target))
+    code, output = invoke("export", stored, "--format", "json", "-o", str(target))
     assert code == 0
     assert target.is_file()
-    code, output = _invoke("validate", stored)
+    code, output = invoke("validate", stored)
     assert code == 0
     assert "no violations" in output

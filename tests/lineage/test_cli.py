@@ -8,30 +8,17 @@ from pathlib import Path
 
 import neo4j
 import pytest
-from typer.testing import CliRunner
+from cli_invoke import invoke
 
-from fedprov.cli.main import app, exit_code_for
-from fedprov.errors import ConfigurationError, FedProvError
+from fedprov.cli.main import exit_code_for
+from fedprov.errors import ConfigurationError
 from fedprov.lineage import QUERY_NAMES
 from fedprov.settings import Settings
 from lineage.fabricated_run import FabricatedRun, build_run, delete_run, write_run
 
-runner = CliRunner()
-
-
-def _invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    # fedprov.cli.main.main turns fedprov's errors into exit codes; CliRunner
-    # calls the app directly, so do the same here.
-    if isinstance(result.exception, FedProvError):
-        return exit_code_for(result.exception), str(result.exception)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
-
 
 def test_cli_runs_lists_run(fabricated: FabricatedRun) -> None:
-    code, output = _invoke("runs", "--json")
+    code, output = invoke("runs", "--json")
     assert code == 0
     rows = {row["scope"]: row for row in json.loads(output)}
     assert rows[fabricated.run_key]["outcome"] == "completed"
@@ -39,9 +26,7 @@ def test_cli_runs_lists_run(fabricated: FabricatedRun) -> None:
 
 
 def test_cli_contributors_table(fabricated: FabricatedRun) -> None:
-    code, output = _invoke(
-        "lineage", "contributors", fabricated.run_key, "--round", "2"
-    )
+    code, output = invoke("lineage", "contributors", fabricated.run_key, "--round", "2")
     assert code == 0
     assert "run:update_s1_r2_n1111" in output
     assert "0.6667" in output
@@ -72,7 +57,7 @@ def test_cli_contributors_table(fabricated: FabricatedRun) -> None:
 def test_cli_lineage_subcommands(
     fabricated: FabricatedRun, command: list[str], expected: str
 ) -> None:
-    code, output = _invoke("lineage", command[0], fabricated.run_key, *command[1:])
+    code, output = invoke("lineage", command[0], fabricated.run_key, *command[1:])
     assert code == 0, output
     assert expected in output
 
@@ -80,7 +65,7 @@ def test_cli_lineage_subcommands(
 def test_cli_diff_first_difference(
     fabricated: FabricatedRun, fabricated_other: FabricatedRun
 ) -> None:
-    code, output = _invoke(
+    code, output = invoke(
         "lineage", "diff", fabricated.run_key, fabricated_other.run_key
     )
     assert code == 0
@@ -88,7 +73,7 @@ def test_cli_diff_first_difference(
 
 
 def test_cli_path_unconnected_fails(fabricated: FabricatedRun) -> None:
-    code, message = _invoke(
+    code, message = invoke(
         "lineage", "path", fabricated.run_key, "run:nope", "run:plan"
     )
     assert code == 2
@@ -96,7 +81,7 @@ def test_cli_path_unconnected_fails(fabricated: FabricatedRun) -> None:
 
 
 def test_cli_unknown_run_exit_two() -> None:
-    code, message = _invoke("lineage", "rules", "test-no-such-run")
+    code, message = invoke("lineage", "rules", "test-no-such-run")
     assert code == 2
     assert "run 'test-no-such-run' is not in Neo4j" in message
 
@@ -114,14 +99,14 @@ def test_cli_round_out_of_range_exit_two(
     fabricated: FabricatedRun, command: list[str]
 ) -> None:
     name, option, value = command
-    code, output = _invoke("lineage", name, fabricated.run_key, option, value)
+    code, output = invoke("lineage", name, fabricated.run_key, option, value)
     assert code == 2
     assert f"round {value} is not in run" in output
     assert "rounds 1 to 3" in output
 
 
 def test_cli_query_list_names_every_query() -> None:
-    code, output = _invoke("query", "--list", "--json")
+    code, output = invoke("query", "--list", "--json")
     assert code == 0
     listed = json.loads(output)
     assert [q["name"] for q in listed] == list(QUERY_NAMES)
@@ -134,7 +119,7 @@ def test_cli_query_list_names_every_query() -> None:
 
 
 def test_cli_query_with_params(fabricated: FabricatedRun) -> None:
-    code, output = _invoke(
+    code, output = invoke(
         "query",
         "contributors",
         "-p",
@@ -158,13 +143,13 @@ def test_cli_query_with_params(fabricated: FabricatedRun) -> None:
     ids=["unknown-name", "missing-param", "malformed-param", "no-name"],
 )
 def test_cli_query_invalid_input_exit_two(args: list[str], match: str) -> None:
-    code, message = _invoke(*args)
+    code, message = invoke(*args)
     assert code == 2
     assert match in message
 
 
 def test_cli_verify_passes(fabricated: FabricatedRun) -> None:
-    code, output = _invoke("verify", fabricated.run_key)
+    code, output = invoke("verify", fabricated.run_key)
     assert code == 0, output
     assert "all 9 checks passed" in output
 
@@ -179,7 +164,7 @@ def test_cli_verify_mismatch_exit_one(
         blob = bytearray(path.read_bytes())
         blob[-1] ^= 0xFF
         path.write_bytes(bytes(blob))
-        code, output = _invoke("verify", run_key)
+        code, output = invoke("verify", run_key)
     finally:
         delete_run(neo4j_driver, neo4j_database, run_key)
     assert code == 1
@@ -200,7 +185,7 @@ def test_cli_verify_gridfs_checkpoints(
 
     Neo4jProvStore(neo4j_driver, neo4j_database).write(run_key, run.document)
     try:
-        code, output = _invoke("verify", run_key)
+        code, output = invoke("verify", run_key)
     finally:
         delete_run(neo4j_driver, neo4j_database, run_key)
         store.delete_run(run_key)
@@ -210,7 +195,7 @@ def test_cli_verify_gridfs_checkpoints(
 
 
 def test_cli_browser_prints_url_and_queries(settings: Settings) -> None:
-    code, output = _invoke("browser", "some-run", "--round", "2")
+    code, output = invoke("browser", "some-run", "--round", "2")
     assert code == 0
     assert "/browser/?dbms=bolt://" in output
     assert ':param scope => "some-run"' in output
@@ -220,6 +205,6 @@ def test_cli_browser_prints_url_and_queries(settings: Settings) -> None:
 
 
 def test_cli_verify_unknown_run_is_configuration_error() -> None:
-    code, message = _invoke("verify", "test-no-such-run")
+    code, message = invoke("verify", "test-no-such-run")
     assert code == exit_code_for(ConfigurationError("x"))
     assert "is not in Neo4j" in message

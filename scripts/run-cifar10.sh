@@ -6,8 +6,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 bash "$FEDPROV_REPO/scripts/setup.sh"
 
-if [ -z "${FEDPROV_DATA_DIR:-}" ] && [ -d "$FEDPROV_REPO/../shared/data/cifar10" ]; then
-  export FEDPROV_DATA_DIR="$FEDPROV_REPO/../shared/data/cifar10"
+if [ -z "${FEDPROV_DATA_DIR:-}" ] && shared="$(shared_cifar10)"; then
+  export FEDPROV_DATA_DIR="$shared"
 fi
 
 fedprov="$VENV/bin/fedprov"

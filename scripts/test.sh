@@ -11,7 +11,14 @@ export FEDPROV_HOME="${FEDPROV_TEST_HOME:-$FEDPROV_REPO/.fedprov/test}"
 export FEDPROV_NEO4J_BOLT_PORT="${FEDPROV_TEST_BOLT_PORT:-27687}"
 export FEDPROV_NEO4J_HTTP_PORT="${FEDPROV_TEST_HTTP_PORT:-27474}"
 export FEDPROV_MONGO_PORT="${FEDPROV_TEST_MONGO_PORT:-27027}"
-export FEDPROV_DATA_DIR="${FEDPROV_TEST_DATA_DIR:-$FEDPROV_REPO/../shared/data/cifar10}"
+if [ -n "${FEDPROV_TEST_DATA_DIR:-}" ]; then
+  export FEDPROV_DATA_DIR="$FEDPROV_TEST_DATA_DIR"
+elif shared="$(shared_cifar10)"; then
+  export FEDPROV_DATA_DIR="$shared"
+else
+  export FEDPROV_DATA_DIR="$FEDPROV_REPO/../shared/data/cifar10"
+  echo "warning: no shared/data/cifar10 beside this checkout or its origin;"     "the CIFAR-10 tests will fail (set FEDPROV_TEST_DATA_DIR)" >&2
+fi
 unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD MONGODB_URI
 
 # Headless Chromium drives the Neo4j Browser and dashboard tests; they skip

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shutil
+import string
 import subprocess
 import time
 import urllib.error
@@ -70,6 +71,17 @@ def _java_failure(output: str) -> str:
         return causes[-1].removeprefix("Caused by:").strip()
     messages = [line for line in lines if not line.startswith("at ")]
     return messages[0] if messages else "no output"
+
+
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate_password(length: int = 24) -> str:
+    """Return a random password of letters and digits.
+
+    No punctuation, so it pastes whole into Neo4j Browser's login form.
+    """
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
 
 
 class Neo4jServer:
@@ -154,6 +166,8 @@ class Neo4jServer:
             "org.neo4j.cli.AdminTool",
             "dbms",
             "set-initial-password",
+            # Without "--", a password that starts with "-" reads as an option.
+            "--",
             password,
         ]
         result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
@@ -207,7 +221,7 @@ class Neo4jServer:
 
         password = state.get("password")
         if not (self.home / "data" / "dbms" / "auth.ini").exists():
-            password = secrets.token_urlsafe(18)
+            password = generate_password()
             self._set_initial_password(password)
         if not password:
             raise ServiceError(

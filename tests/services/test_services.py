@@ -23,6 +23,7 @@ from fedprov.errors import (
     ServiceError,
 )
 from fedprov.services.manager import services_down, services_status, services_up
+from fedprov.services.neo4j_server import Neo4jServer, generate_password
 from fedprov.services.processes import is_listening, pid_alive
 from fedprov.services.state import read_state
 from fedprov.settings import Settings, load_settings
@@ -213,3 +214,19 @@ def test_neo4j_external_settings_checked(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         open_driver(_settings(tmp_path, **extra))
+
+
+def test_neo4j_initial_password_may_start_with_dash(tmp_path: Path) -> None:
+    # CI failed once: a generated password began with "-", and neo4j-admin
+    # read it as an option ("Missing required parameter: '<password>'").
+    server = Neo4jServer(_settings(tmp_path))
+    server.ensure_jars()
+    server._write_config()
+    server._set_initial_password("-starts-with-a-dash")
+    assert (server.home / "data" / "dbms" / "auth.ini").exists()
+
+
+def test_neo4j_generated_password_letters_and_digits() -> None:
+    passwords = {generate_password() for _ in range(200)}
+    assert len(passwords) == 200
+    assert all(len(p) == 24 and p.isascii() and p.isalnum() for p in passwords)

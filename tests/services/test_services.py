@@ -216,9 +216,9 @@ def test_neo4j_external_settings_checked(
         open_driver(_settings(tmp_path, **extra))
 
 
-def test_neo4j_initial_password_may_start_with_dash(tmp_path: Path) -> None:
-    # CI failed once: a generated password began with "-", and neo4j-admin
-    # read it as an option ("Missing required parameter: '<password>'").
+def test_initial_password_leading_dash(tmp_path: Path) -> None:
+    # Without "--", neo4j-admin reads such a password as an option and fails
+    # with "Missing required parameter: '<password>'".
     server = Neo4jServer(_settings(tmp_path))
     server.ensure_jars()
     server._write_config()
@@ -226,7 +226,10 @@ def test_neo4j_initial_password_may_start_with_dash(tmp_path: Path) -> None:
     assert (server.home / "data" / "dbms" / "auth.ini").exists()
 
 
-def test_neo4j_generated_password_letters_and_digits() -> None:
+def test_generated_password_alphanumeric() -> None:
     passwords = {generate_password() for _ in range(200)}
     assert len(passwords) == 200
-    assert all(len(p) == 24 and p.isascii() and p.isalnum() for p in passwords)
+    for password in passwords:
+        assert len(password) == 24
+        assert password.isascii()
+        assert password.isalnum()

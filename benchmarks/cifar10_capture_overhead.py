@@ -7,11 +7,13 @@ so a slow drift of the machine's load does not favour one side. It prints
 the seconds of each round and the ratio of the means over rounds 2 and
 later, because round 1 also loads the data.
 
-Beside wall time it reports CPU seconds that do not depend on other load:
-the capture thread's own CPU time in ``store.write``, the CPU time of the
-relational view's updates (both from the run's summary; the second is part of
-the first), and the CPU time of the local Neo4j server during
-each run (from ``/proc``; only when ``fedprov services up`` started it).
+Beside wall time it reports CPU seconds, which other load changes less:
+the CPU time of each run's whole process tree (the server, the Ray
+processes and the clients, from ``getrusage``), the capture thread's own
+CPU time in ``store.write``, the CPU time of the relational view's updates
+(both from the run's summary; the second is part of the first), and the CPU
+time of the local Neo4j server during each run (from ``/proc``; only when
+``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
 the data in FEDPROV_DATA_DIR::
@@ -22,8 +24,10 @@ the data in FEDPROV_DATA_DIR::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +60,8 @@ class RunFigures:
     view_updates: int = 0
     view_cpu: float = 0.0
     neo4j_cpu: float | None = None
+    #: CPU seconds of the run's process and its descendants that were reaped.
+    tree_cpu: float = 0.0
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -90,15 +96,19 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
     ]
     pid = neo4j_pid()
     neo4j_before = process_cpu_seconds(pid) if pid else None
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         command, capture_output=True, text=True, check=False, env=os.environ.copy()
     )
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     neo4j_after = process_cpu_seconds(pid) if pid else None
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
 
     figures = RunFigures(
-        rounds=[float(seconds) for _, seconds in ROUND_LINE.findall(result.stdout)]
+        rounds=[float(seconds) for _, seconds in ROUND_LINE.findall(result.stdout)],
+        tree_cpu=(children_after.ru_utime - children_before.ru_utime)
+        + (children_after.ru_stime - children_before.ru_stime),
     )
     writes = WRITES_LINE.search(result.stdout)
     if writes is not None:
@@ -116,6 +126,19 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
 
 def _later_rounds(runs: list[RunFigures]) -> list[float]:
     return [seconds for run in runs for seconds in run.rounds[1:]]
+
+
+def _interval(ratios: list[float]) -> str:
+    """Return the geometric mean of ``ratios`` and two standard errors around it."""
+    logs = [math.log(ratio) for ratio in ratios]
+    mean = statistics.mean(logs)
+    if len(logs) < 2:
+        return f"{math.exp(mean):.3f} (one pair, no spread)"
+    error = statistics.stdev(logs) / math.sqrt(len(logs))
+    return (
+        f"{math.exp(mean):.3f}, two standard errors {math.exp(mean - 2 * error):.3f}"
+        f" to {math.exp(mean + 2 * error):.3f} ({len(logs)} pairs)"
+    )
 
 
 def main() -> None:
@@ -142,7 +165,8 @@ def main() -> None:
             )
         print(
             f"pair {pair + 1} ({'plain' if not order[0] else 'fedprov'} first): "
-            f"plain {plain[-1].rounds}  fedprov {captured[-1].rounds}",
+            f"plain {plain[-1].rounds}  fedprov {captured[-1].rounds}  CPU s "
+            f"{plain[-1].tree_cpu:.1f} / {captured[-1].tree_cpu:.1f}",
             flush=True,
         )
 
@@ -157,6 +181,7 @@ def main() -> None:
     print(f"  fedprov  {captured_mean:8.2f}")
     print(f"  ratio    {captured_mean / plain_mean:8.3f}")
     print("  ratio per pair: " + ", ".join(f"{r:.3f}" for r in ratios))
+    print(f"  geometric mean of the pair ratios: {_interval(ratios)}")
     by_order: dict[bool, list[float]] = {True: [], False: []}
     for pair, ratio in enumerate(ratios):
         by_order[(pair % 2 == 0) == (args.first == "plain")].append(ratio)
@@ -167,6 +192,17 @@ def main() -> None:
             [statistics.mean(by_order[True]), statistics.mean(by_order[False])]
         )
         print(f"  ratio with both orders weighed equally: {balanced:.3f}")
+
+    tree_ratios = [
+        c.tree_cpu / p.tree_cpu for p, c in zip(plain, captured, strict=True)
+    ]
+    print(
+        "CPU seconds of a run's process tree (all rounds, start-up included): "
+        f"plain {statistics.mean(run.tree_cpu for run in plain):.1f}, fedprov "
+        f"{statistics.mean(run.tree_cpu for run in captured):.1f}"
+    )
+    print("  ratio per pair: " + ", ".join(f"{r:.3f}" for r in tree_ratios))
+    print(f"  geometric mean of the pair ratios: {_interval(tree_ratios)}")
 
     rounds = args.rounds
     capture_cpu = statistics.mean(run.capture_cpu for run in captured) / rounds

@@ -10,7 +10,6 @@ parameter, 3 when Neo4j cannot be reached.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fedprov.browser import browser_url, param_commands, ready_queries, style_command
+from fedprov.cli.console import stdout_console
 from fedprov.errors import ConfigurationError
 from fedprov.lineage import Lineage, all_queries, get_query
 from fedprov.lineage.verify import settings_store_opener, verify_run
@@ -28,15 +28,9 @@ from fedprov.store.neo4j.connection import open_driver
 
 __all__ = ["register"]
 
-#: Width of tables when the output is not a terminal (a pipe, a file), so
-#: that record names are not wrapped.
-_PIPE_WIDTH = 240
-
 
 def _console() -> Console:
-    # Built per call: the width depends on where stdout points right now.
-    width = None if sys.stdout.isatty() else _PIPE_WIDTH
-    return Console(highlight=False, width=width)
+    return stdout_console(highlight=False)
 
 
 lineage_app = typer.Typer(

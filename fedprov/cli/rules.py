@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fedprov.cli.console import stdout_console
 from fedprov.errors import ConfigurationError
 from fedprov.rules.header import Scalar, parse_scalar
 from fedprov.rules.loader import check_rule, load_rules, parse_rule_file
@@ -19,7 +19,6 @@ from fedprov.store.neo4j.connection import open_driver
 
 __all__ = ["register", "rules_app"]
 
-_console = Console()
 
 rules_app = typer.Typer(
     help="Check adjustment rules and replay them over stored runs.",
@@ -41,8 +40,10 @@ def check(
         driver.close()
 
     header = rule.header
-    _console.print(f"[green]ok[/green] {file}: rule {rule.name!r}", highlight=False)
-    _console.print(
+    stdout_console().print(
+        f"[green]ok[/green] {file}: rule {rule.name!r}", highlight=False
+    )
+    stdout_console().print(
         f"  priority {header.priority}, cooldown {header.cooldown} rounds, "
         f"from round {header.from_round}, "
         f"{'enabled' if header.enabled else 'disabled'}",
@@ -52,11 +53,11 @@ def check(
         f"{name}: {'any' if not b.numeric else f'[{b.minimum}, {b.maximum}]'}"
         for name, b in header.bounds.items()
     )
-    _console.print(f"  bounds: {bounds}", highlight=False)
+    stdout_console().print(f"  bounds: {bounds}", highlight=False)
     if header.parameters:
         parameters = ", ".join(f"{k}={v!r}" for k, v in header.parameters.items())
-        _console.print(f"  parameters: {parameters}", highlight=False)
-    _console.print(f"  sha256: {rule.sha256}", highlight=False)
+        stdout_console().print(f"  parameters: {parameters}", highlight=False)
+    stdout_console().print(f"  sha256: {rule.sha256}", highlight=False)
 
 
 def _parse_settings(entries: list[str]) -> dict[str, Scalar]:
@@ -157,8 +158,8 @@ def dry_run_command(
                     "skipped",
                     why,
                 )
-    _console.print(table)
-    _console.print(
+    stdout_console().print(table)
+    stdout_console().print(
         f"{len(outcomes)} rounds replayed, {fired} changes applied", highlight=False
     )
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 # Only light modules load at import time: every fedprov command imports this
@@ -26,6 +25,7 @@ from rich.table import Table
 from fedprov.apps.cifar10.config import AppConfig
 from fedprov.apps.cifar10.data import resolve_batch_folder
 from fedprov.apps.cifar10.partition import SCHEMES, class_counts
+from fedprov.cli.console import stdout_console
 from fedprov.errors import CheckpointError, ConfigurationError, FedProvError
 from fedprov.settings import Settings, load_settings
 
@@ -37,10 +37,6 @@ __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
-_console = Console()
-if not _console.is_terminal:
-    # Rich assumes 80 columns when output is piped; the tables need more.
-    _console.width = max(_console.width, 140)
 
 run_app = typer.Typer(help="Run a federation with provenance.", no_args_is_help=True)
 
@@ -127,6 +123,7 @@ def _summary(
     plot: Path | None,
     wall_seconds: float,
 ) -> None:
+    console = stdout_console()
     plan = result.plan
     run_key = plan.run_key if plan else config.run_key
     table = Table(title=f"CIFAR-10 federation {run_key}")
@@ -164,29 +161,29 @@ def _summary(
             f"{outcome.seconds:.1f}",
             _checkpoint_cell(checkpoint),
         )
-    _console.print(table)
+    console.print(table)
 
-    _console.print(f"run key: [bold]{run_key}[/bold]", highlight=False)
+    console.print(f"run key: [bold]{run_key}[/bold]", highlight=False)
     if plan is not None:
         resumed = (
             f", resumed from {plan.resume_from.record_id}" if plan.resume_from else ""
         )
-        _console.print(
+        console.print(
             f"server id: {plan.server_id} (rounds {plan.first_round}..{plan.num_rounds}"
             f"{resumed})",
             highlight=False,
         )
-    _console.print(f"wall time: {wall_seconds:.1f} s", highlight=False)
-    _console.print(f"checkpoints: {result.checkpoint_store}", highlight=False)
+    console.print(f"wall time: {wall_seconds:.1f} s", highlight=False)
+    console.print(f"checkpoints: {result.checkpoint_store}", highlight=False)
     if config.provenance:
         from fedprov.store.journal import Journal
 
         uri, browser = _neo4j_location(settings)
         journal = Journal(settings.journal_dir).path(run_key)
-        _console.print(f"provenance: Neo4j {uri}, journal {journal}", highlight=False)
+        console.print(f"provenance: Neo4j {uri}, journal {journal}", highlight=False)
         stats = result.capture
         if stats is not None:
-            _console.print(
+            console.print(
                 f"provenance writes: {stats.written} fragments in {stats.writes} "
                 f"writes, {stats.write_seconds:.2f} s "
                 f"({stats.write_cpu_seconds:.2f} s CPU) on the capture thread",
@@ -194,25 +191,25 @@ def _summary(
             )
         view = result.view
         if view is not None:
-            _console.print(
+            console.print(
                 f"relational view: {view.updates} updates, "
                 f"{view.update_cpu_seconds:.2f} s CPU",
                 highlight=False,
             )
-        _console.print(
+        console.print(
             "query it in Cypher, e.g.\n"
             f"  MATCH (m:GlobalModel {{scope: '{run_key}'}}) "
             "RETURN m.`fl:round`, m.`fl:sha256` ORDER BY m.`fl:round`",
             highlight=False,
             markup=False,
         )
-        _console.print(
+        console.print(
             f"export it: fedprov export {run_key} --format json -o run.json",
             highlight=False,
         )
-        _console.print(f"Neo4j Browser: {browser}", highlight=False)
+        console.print(f"Neo4j Browser: {browser}", highlight=False)
     if plot is not None:
-        _console.print(f"plot: {plot}", highlight=False)
+        console.print(f"plot: {plot}", highlight=False)
 
 
 @run_app.command("cifar10")
@@ -300,6 +297,7 @@ def run_cifar10(
     ),
 ) -> None:
     """Run the CIFAR-10 federation with provenance, checkpoints and a summary."""
+    console = stdout_console()
     settings = load_settings()
     changes = _overrides(
         num_server_rounds=rounds,
@@ -360,7 +358,7 @@ def run_cifar10(
         fedprov_logger = logging.getLogger("fedprov")
         if fedprov_logger.getEffectiveLevel() > logging.DEBUG:
             fedprov_logger.setLevel(logging.WARNING)
-    _console.print(
+    console.print(
         f"CIFAR-10 federation [bold]{config.run_key}[/bold]: {config.num_clients} "
         f"clients, {config.num_server_rounds} rounds, model {config.model}, "
         f"partition {config.partition}" + (" (resuming)" if config.resume else ""),
@@ -370,10 +368,10 @@ def run_cifar10(
     from fedprov.apps.cifar10.simulation import run_federation
 
     def on_round(outcome: RoundOutcome) -> None:
-        _console.print(_round_line(outcome, config.num_server_rounds), highlight=False)
+        console.print(_round_line(outcome, config.num_server_rounds), highlight=False)
 
     started = time.perf_counter()
-    with _console.status("running the federation (Ray start-up takes a few seconds)"):
+    with console.status("running the federation (Ray start-up takes a few seconds)"):
         result = run_federation(
             config, num_cpus=num_cpus, on_round=on_round, verbose=verbose_flower
         )
@@ -413,6 +411,7 @@ def split(
     ),
 ) -> None:
     """Print the images per class of each client's training and test partition."""
+    console = stdout_console()
     from fedprov.apps.cifar10.data import CLASS_NAMES, load_cifar10
     from fedprov.apps.cifar10.partition import partition_train_test
 
@@ -443,12 +442,12 @@ def split(
             str(int(train_counts[client].sum())),
             str(int(test_counts[client].sum())),
         )
-    _console.print(table)
+    console.print(table)
     if plot is not None:
         from fedprov.apps.cifar10.plots import plot_partition
 
         plot_partition(train_counts, plot, title=title)
-        _console.print(f"plot: {plot}", highlight=False)
+        console.print(f"plot: {plot}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fedprov.cli.console import stdout_console
 from fedprov.services.manager import (
     SERVICE_NAMES,
     services_down,
@@ -16,7 +16,6 @@ from fedprov.settings import load_settings
 
 __all__ = ["register"]
 
-_console = Console()
 
 services_app = typer.Typer(
     help="Start, stop and inspect the local Neo4j and FerretDB servers.",
@@ -73,7 +72,7 @@ def _print_status() -> None:
         table.add_row(
             *(row[c] for c in ("service", "status", "pid", "address", "extra"))
         )
-    _console.print(table)
+    stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,9 +20,9 @@ from typing import Any
 
 import neo4j
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fedprov.cli.console import stdout_console
 from fedprov.errors import ConfigurationError
 from fedprov.relational.consistency import check_consistency
 from fedprov.relational.materialize import ViewMaterializer
@@ -33,7 +33,6 @@ from fedprov.store.neo4j.store import Neo4jProvStore
 
 __all__ = ["register", "view_app"]
 
-_console = Console()
 
 view_app = typer.Typer(
     help="Rebuild and check the relational view (the Flower-PROV tables).",
@@ -90,7 +89,7 @@ def rebuild(
     table.add_column("rows", justify="right")
     for name, count in counts.items():
         table.add_row(name, str(count))
-    _console.print(table)
+    stdout_console().print(table)
 
 
 @view_app.command("check")
@@ -117,14 +116,18 @@ def check(
         actual = report.actual_counts.get(name, 0)
         style = "" if expected == actual else "red"
         table.add_row(name, str(expected), str(actual), style=style)
-    _console.print(table)
+    stdout_console().print(table)
 
     if report.ok:
-        _console.print(f"[green]ok[/green] the view matches the graph for run {run}")
+        stdout_console().print(
+            f"[green]ok[/green] the view matches the graph for run {run}"
+        )
         return
     for difference in report.differences:
-        _console.print(f"[red]differs[/red] {difference.describe()}", highlight=False)
-    _console.print(
+        stdout_console().print(
+            f"[red]differs[/red] {difference.describe()}", highlight=False
+        )
+    stdout_console().print(
         f"{len(report.differences)} differences; 'fedprov view rebuild {run}' "
         "rebuilds the tables from the graph",
         highlight=False,
@@ -171,7 +174,7 @@ def _print_result(result: QueryResult, output: OutputFormat) -> None:
         table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(*("NULL" if v is None else _text(v) for v in row))
-    _console.print(table)
+    stdout_console().print(table)
 
 
 def sql(

@@ -92,6 +92,23 @@ def test_cli_sql_prints_format(
         assert "2 rows" in output
 
 
+def test_cli_sql_piped_table_whole(fabricated: FabricatedRun, view_file: Path) -> None:
+    # Without a terminal, rich assumes 80 columns and breaks the header into
+    # one letter per line.
+    from fedprov.relational.schema import O_CLIENT_TRAINING
+
+    _run("view", "rebuild", fabricated.scope, "--view", str(view_file))
+    code, output = _run(
+        "sql", "SELECT * FROM oClientTraining", "--view", str(view_file)
+    )
+
+    assert code == 0, output
+    header = next(line for line in output.splitlines() if "experiment_id" in line)
+    for column in O_CLIENT_TRAINING.column_names:
+        assert f" {column} " in header
+    assert "…" not in output
+
+
 def test_cli_sql_rejects_bad_query(view_file: Path, fabricated: FabricatedRun) -> None:
     from fedprov.errors import ConfigurationError
 

@@ -9,11 +9,11 @@ later, because round 1 also loads the data.
 
 Beside wall time it reports CPU seconds, which other load changes less:
 the CPU time of each run's whole process tree (the server, the Ray
-processes and the clients, from ``getrusage``), the capture thread's own
-CPU time in ``store.write``, the CPU time of the relational view's updates
-(both from the run's summary; the second is part of the first), and the CPU
-time of the local Neo4j server during each run (from ``/proc``; only when
-``fedprov services up`` started it).
+processes and the clients, sampled from ``/proc`` every half second), the
+capture thread's own CPU time in ``store.write``, the CPU time of the
+relational view's updates (both from the run's summary; the second is part
+of the first), and the CPU time of the local Neo4j server during each run
+(from ``/proc``; only when ``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
 the data in FEDPROV_DATA_DIR::
@@ -27,13 +27,15 @@ import argparse
 import math
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from fedprov.services.state import read_state
 from fedprov.settings import load_settings
@@ -60,7 +62,7 @@ class RunFigures:
     view_updates: int = 0
     view_cpu: float = 0.0
     neo4j_cpu: float | None = None
-    #: CPU seconds of the run's process and its descendants that were reaped.
+    #: CPU seconds of the run's process and all its descendants.
     tree_cpu: float = 0.0
 
 
@@ -82,6 +84,38 @@ def neo4j_pid() -> int | None:
     return int(pid) if pid else None
 
 
+def run_sampled(command: list[str]) -> tuple[int, str, str, float]:
+    """Run ``command`` and return its exit code, output, errors and tree CPU seconds.
+
+    ``getrusage`` misses the Ray workers, which are not reaped by the run's
+    process, so the CPU time of every descendant is read from ``/proc`` twice
+    a second and the last reading of each process counts. A process loses at
+    most the CPU time of its last half second, on both sides alike.
+    """
+    cpu_by_pid: dict[int, float] = {}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(  # noqa: S603 - fixed argument list
+            command, stdout=out, stderr=err, text=True, env=os.environ.copy()
+        )
+        root = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                members = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            for member in members:
+                try:
+                    times = member.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                cpu_by_pid[member.pid] = times.user + times.system
+            time.sleep(0.5)
+        process.wait()
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read(), err.read(), sum(cpu_by_pid.values())
+
+
 def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
     """Run the federation once and return its figures."""
     command = [
@@ -96,26 +130,21 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
     ]
     pid = neo4j_pid()
     neo4j_before = process_cpu_seconds(pid) if pid else None
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run(
-        command, capture_output=True, text=True, check=False, env=os.environ.copy()
-    )
-    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    returncode, stdout, stderr, tree_cpu = run_sampled(command)
     neo4j_after = process_cpu_seconds(pid) if pid else None
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    if returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
 
     figures = RunFigures(
-        rounds=[float(seconds) for _, seconds in ROUND_LINE.findall(result.stdout)],
-        tree_cpu=(children_after.ru_utime - children_before.ru_utime)
-        + (children_after.ru_stime - children_before.ru_stime),
+        rounds=[float(seconds) for _, seconds in ROUND_LINE.findall(stdout)],
+        tree_cpu=tree_cpu,
     )
-    writes = WRITES_LINE.search(result.stdout)
+    writes = WRITES_LINE.search(stdout)
     if writes is not None:
         figures.fragments = int(writes.group(1))
         figures.writes = int(writes.group(2))
         figures.capture_cpu = float(writes.group(4))
-    view = VIEW_LINE.search(result.stdout)
+    view = VIEW_LINE.search(stdout)
     if view is not None:
         figures.view_updates = int(view.group(1))
         figures.view_cpu = float(view.group(2))

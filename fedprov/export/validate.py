@@ -17,6 +17,23 @@ every :class:`Violation` it finds:
   merge into one event, so they may not carry two different identifiers or
   two different times. Records with at most one identifier and one stated
   time between them merge and pass.
+* ``uniqueness`` of starts and ends: an activity has at most one start by
+  each starter activity and at most one end by each ender activity
+  (PROV-CONSTRAINTS "unique-wasStartedBy" and "unique-wasEndedBy"), so
+  such records may not carry two different identifiers, triggers or
+  times. Records that share an identifier are merged first, so a time
+  stated in one of them applies to all. A start or end with no starter
+  (ender) falls outside these two rules, because PROV-CONSTRAINTS expands
+  the absent activity to a fresh one of its own. When an activity states a
+  start time (end time), every start (end) of it that states a time must
+  state the same time, whatever its starter, trigger or identifier
+  ("unique-startTime" and "unique-endTime"). Times are compared as in the
+  ordering check below. The recommendation also equates an activity's
+  unstated start (end) time with the time of each of its starts (ends), so
+  two starts of a declared activity at different times break it too. This
+  module takes the conservative reading and compares stated times only:
+  the ordering check reports such starts instead, because it compares
+  the stated times of all starts (ends) of an activity.
 * ``ordering``: an activity starts no later than it ends; an entity is
   generated no later than it is used or invalidated; a generation, usage,
   start or end happens inside its activity's ``[startTime, endTime]``; the
@@ -26,6 +43,9 @@ every :class:`Violation` it finds:
   an entity that two activities generate is valid only while the stated
   times are equal. Only times that the document states are compared, and a
   timezone-less time is compared only with other timezone-less times.
+  Pairs that a start or end uniqueness rule reports (a start against its
+  activity's start time, two starts by one starter) are not reported again
+  here.
 
 Constraints that need inference (e.g. unstated times) are not checked.
 """
@@ -155,17 +175,25 @@ def _first(record: ProvRecord, position: int) -> object:
     return record.formal_attributes[position][1]
 
 
-def _check_order(bundle: ProvBundle) -> list[Violation]:
+# A stated start or end time of an activity, the name of the record that
+# states it, and that record when it is a start or end (None for an activity's
+# startTime or endTime attribute).
+_Bound = tuple[datetime.datetime, str, ProvRecord | None]
+
+
+def _check_order(
+    bundle: ProvBundle, activity_events: dict[int, _ActivityEvent]
+) -> list[Violation]:
     violations: list[Violation] = []
-    starts: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(list)
-    ends: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(list)
+    starts: dict[QualifiedName, list[_Bound]] = defaultdict(list)
+    ends: dict[QualifiedName, list[_Bound]] = defaultdict(list)
     generated: dict[QualifiedName, list[tuple[datetime.datetime, str]]] = defaultdict(
         list
     )
     consumed: dict[QualifiedName, list[tuple[datetime.datetime, str, str]]] = (
         defaultdict(list)
     )
-    events: list[tuple[QualifiedName, datetime.datetime, str]] = []
+    events: list[tuple[QualifiedName, datetime.datetime, str, ProvRecord]] = []
 
     for record in bundle.records:
         kind = record.get_type()
@@ -175,9 +203,9 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
             if identifier is None:
                 continue
             for value in record.get_attribute(PROV_ATTR_STARTTIME):
-                starts[identifier].append((value, name))
+                starts[identifier].append((value, name, None))
             for value in record.get_attribute(PROV_ATTR_ENDTIME):
-                ends[identifier].append((value, name))
+                ends[identifier].append((value, name, None))
             continue
         if kind not in (
             PROV_GENERATION,
@@ -200,7 +228,7 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
             activity, entity = _first(record, 0), None
             bucket = starts if kind == PROV_START else ends
             if isinstance(activity, QualifiedName):
-                bucket[activity].append((time, name))
+                bucket[activity].append((time, name, record))
         if isinstance(entity, QualifiedName):
             if kind == PROV_GENERATION:
                 generated[entity].append((time, name))
@@ -208,11 +236,11 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
                 label = "used" if kind == PROV_USAGE else "invalidated"
                 consumed[entity].append((time, name, label))
         if isinstance(activity, QualifiedName):
-            events.append((activity, time, name))
+            events.append((activity, time, name, record))
 
     for activity, start_list in starts.items():
-        for start, start_name in start_list:
-            for end, end_name in ends.get(activity, []):
+        for start, start_name, _ in start_list:
+            for end, end_name, _ in ends.get(activity, []):
                 if _comparable(start, end) and end < start:
                     violations.append(
                         Violation(
@@ -236,8 +264,10 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
                             f"before it is generated ({gen_time.isoformat()})",
                         )
                     )
-    for activity, time, name in events:
-        for start, start_name in starts.get(activity, []):
+    for activity, time, name, record in events:
+        for start, start_name, source in starts.get(activity, []):
+            if _reported_as_unique(record, PROV_START, source, activity_events):
+                continue
             if _comparable(start, time) and time < start:
                 violations.append(
                     Violation(
@@ -247,7 +277,9 @@ def _check_order(bundle: ProvBundle) -> list[Violation]:
                         f"{str(activity)!r} ({start.isoformat()})",
                     )
                 )
-        for end, end_name in ends.get(activity, []):
+        for end, end_name, source in ends.get(activity, []):
+            if _reported_as_unique(record, PROV_END, source, activity_events):
+                continue
             if _comparable(end, time) and time > end:
                 violations.append(
                     Violation(
@@ -420,6 +452,216 @@ def _check_entity_events(bundle: ProvBundle) -> list[Violation]:
     return violations
 
 
+@dataclass(frozen=True, eq=False)
+class _ActivityEvent(_Event):
+    """One start or end record of an activity.
+
+    A value that the record leaves out is taken from the records that share
+    its identifier, when they state exactly one such value, because the key
+    constraint merges those records into one event.
+    """
+
+    trigger: QualifiedName | None
+    #: The starter or ender activity; ``None`` when absent, which
+    #: PROV-CONSTRAINTS expands to a fresh activity of its own.
+    agent: QualifiedName | None
+
+
+# Per event type: its name in messages, the name of its agent argument, its
+# uniqueness constraint, the activity attribute that states its time, and
+# the constraint that equates the two times.
+_ACTIVITY_EVENTS = {
+    PROV_START: (
+        "start",
+        "starter",
+        "unique-wasStartedBy",
+        PROV_ATTR_STARTTIME,
+        "unique-startTime",
+    ),
+    PROV_END: (
+        "end",
+        "ender",
+        "unique-wasEndedBy",
+        PROV_ATTR_ENDTIME,
+        "unique-endTime",
+    ),
+}
+
+
+def _qualified_name(value: object) -> QualifiedName | None:
+    return value if isinstance(value, QualifiedName) else None
+
+
+def _activity_events(bundle: ProvBundle) -> dict[int, _ActivityEvent]:
+    """Return each start and end record's event, keyed by ``id()`` of the record."""
+    records = [r for r in bundle.records if r.get_type() in _ACTIVITY_EVENTS]
+    stated: dict[tuple[QualifiedName, QualifiedName], list[set[object]]] = {}
+    for record in records:
+        if record.identifier is None:
+            continue
+        values = stated.setdefault(
+            (record.get_type(), record.identifier), [set() for _ in range(4)]
+        )
+        for position, (_, value) in enumerate(record.formal_attributes):
+            if value is not None:
+                values[position].add(value)
+
+    events: dict[int, _ActivityEvent] = {}
+    for record in records:
+        values = [value for _, value in record.formal_attributes]
+        if record.identifier is not None:
+            merged = stated[(record.get_type(), record.identifier)]
+            values = [
+                next(iter(others)) if value is None and len(others) == 1 else value
+                for value, others in zip(values, merged, strict=True)
+            ]
+        activity, trigger, agent, time = values
+        events[id(record)] = _ActivityEvent(
+            record=record,
+            identifier=record.identifier,
+            activity=_qualified_name(activity),
+            time=time if isinstance(time, datetime.datetime) else None,
+            trigger=_qualified_name(trigger),
+            agent=_qualified_name(agent),
+        )
+    return events
+
+
+def _reported_as_unique(
+    record: ProvRecord,
+    kind: QualifiedName,
+    bound: ProvRecord | None,
+    activity_events: dict[int, _ActivityEvent],
+) -> bool:
+    """Return whether a start or end uniqueness rule covers this ordering pair.
+
+    ``record`` is compared with a start time (``kind`` is ``PROV_START``) or
+    an end time (``PROV_END``) that ``bound`` states, where ``None`` stands
+    for the activity's own startTime or endTime attribute.
+    """
+    event = activity_events.get(id(record))
+    if event is None or record.get_type() != kind:
+        return False
+    if bound is None:
+        return True  # unique-startTime or unique-endTime
+    other = activity_events.get(id(bound))
+    return (
+        other is not None
+        and event.agent is not None
+        and event.agent == other.agent
+        and not _same_record(event, other)
+    )
+
+
+def _triggers_differ(a: _ActivityEvent, b: _ActivityEvent) -> bool:
+    return a.trigger is not None and b.trigger is not None and a.trigger != b.trigger
+
+
+def _check_unique_per_agent(
+    kind: QualifiedName,
+    activity: QualifiedName,
+    agent: QualifiedName,
+    group: list[_ActivityEvent],
+) -> list[Violation]:
+    noun, agent_noun, constraint, _, _ = _ACTIVITY_EVENTS[kind]
+
+    identifiers = sorted({str(e.identifier) for e in group if e.identifier is not None})
+    clashing_times = [
+        e
+        for e in group
+        if any(_times_differ(e, o) and not _same_record(e, o) for o in group)
+    ]
+    triggers = {
+        str(e.trigger)
+        for e in group
+        if any(_triggers_differ(e, o) and not _same_record(e, o) for o in group)
+    }
+    if len(identifiers) < 2 and not clashing_times and not triggers:
+        return []  # the records merge into one event
+
+    # Records that share an identifier are one event.
+    count = len(identifiers) + sum(1 for e in group if e.identifier is None)
+    problems = []
+    if len(identifiers) > 1:
+        problems.append(f"identifiers {', '.join(identifiers)}")
+    if triggers:
+        problems.append(f"triggers {', '.join(sorted(triggers))}")
+    if clashing_times:
+        problems.append(f"times {_times_text(clashing_times)}")
+
+    return [
+        Violation(
+            "uniqueness",
+            tuple(sorted({e.name for e in group})),
+            f"activity {str(activity)!r} has {count} {noun}s by {agent_noun} "
+            f"{str(agent)!r} with different {' and '.join(problems)}; "
+            f"{constraint} allows one {noun} per activity and {agent_noun}, so "
+            "merge the records into one with a single identifier, trigger and "
+            "time",
+        )
+    ]
+
+
+def _check_event_times(
+    kind: QualifiedName,
+    activity: ProvRecord,
+    events: list[_ActivityEvent],
+) -> list[Violation]:
+    noun, _, _, attribute, constraint = _ACTIVITY_EVENTS[kind]
+    stated = list(activity.get_attribute(attribute))
+    clashing = [
+        e
+        for e in events
+        if e.time is not None
+        and any(_comparable(e.time, t) and e.time != t for t in stated)
+    ]
+    if not clashing:
+        return []
+    label = attribute.localpart
+    times = ", ".join(sorted({t.isoformat() for t in stated}))
+    return [
+        Violation(
+            "uniqueness",
+            tuple(sorted({_name(activity)} | {e.name for e in clashing})),
+            f"activity {_name(activity)!r} states {label} {times} but its "
+            f"{noun}s state {_times_text(clashing)}; {constraint} requires "
+            f"each {noun} of an activity to happen at its {label}, so give the "
+            f"activity and its {noun}s one time",
+        )
+    ]
+
+
+def _check_activity_events(
+    bundle: ProvBundle, activity_events: dict[int, _ActivityEvent]
+) -> list[Violation]:
+    """Check the uniqueness of starts and ends and their agreement with activities."""
+    by_agent: dict[
+        tuple[QualifiedName, QualifiedName, QualifiedName], list[_ActivityEvent]
+    ] = defaultdict(list)
+    by_activity: dict[tuple[QualifiedName, QualifiedName], list[_ActivityEvent]] = (
+        defaultdict(list)
+    )
+    for event in activity_events.values():
+        if event.activity is None:
+            continue
+        kind = event.record.get_type()
+        by_activity[(kind, event.activity)].append(event)
+        if event.agent is not None:
+            by_agent[(kind, event.activity, event.agent)].append(event)
+
+    violations: list[Violation] = []
+    for (kind, activity, agent), group in by_agent.items():
+        if len(group) > 1:
+            violations += _check_unique_per_agent(kind, activity, agent, group)
+    for record in bundle.records:
+        if record.get_type() != PROV_ACTIVITY or record.identifier is None:
+            continue
+        for kind in _ACTIVITY_EVENTS:
+            found = by_activity.get((kind, record.identifier), [])
+            violations += _check_event_times(kind, record, found)
+    return violations
+
+
 def _unique(violations: Iterable[Violation]) -> list[Violation]:
     return list(dict.fromkeys(violations))
 
@@ -432,8 +674,10 @@ def validate(document: ProvDocument) -> list[Violation]:
     for label, container in containers:
         violations += _check_keys(container, label)
         violations += _check_types(container)
-        violations += _check_order(container)
+        activity_events = _activity_events(container)
+        violations += _check_order(container, activity_events)
         violations += _check_entity_events(container)
+        violations += _check_activity_events(container, activity_events)
     return _unique(violations)
 
 

@@ -291,3 +291,284 @@ def test_validate_unification_event_case(name: str) -> None:
         assert rules == {"key"}
     else:
         assert rules == {"uniqueness"}
+
+
+# Start and end uniqueness (PROV-CONSTRAINTS unique-wasStartedBy,
+# unique-wasEndedBy) and their agreement with the activity's times
+# (unique-startTime, unique-endTime).
+
+
+def test_validate_start_ids_differ() -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", identifier="ex:start1")
+    doc.wasStartedBy("ex:a", starter="ex:s", identifier="ex:start2")
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert violations[0].records == ("ex:start1", "ex:start2")
+    assert "unique-wasStartedBy" in violations[0].message
+    assert "merge the records" in violations[0].message
+
+
+def test_validate_start_times_differ() -> None:
+    # Unnamed records: the ordering check, which also compares starts, does
+    # not report the pair a second time.
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", time=T0)
+    doc.wasStartedBy("ex:a", starter="ex:s", time=T1)
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert len(violations[0].records) == 2
+    assert "has 2 starts" in violations[0].message
+    assert T0.isoformat() in violations[0].message
+    assert T1.isoformat() in violations[0].message
+
+
+def test_validate_start_triggers_differ() -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", "ex:e1", "ex:s", identifier="ex:start1")
+    doc.wasStartedBy("ex:a", "ex:e2", "ex:s")
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert "triggers ex:e1, ex:e2" in violations[0].message
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [(None, None), ("ex:start1", None), ("ex:start1", "ex:start1")],
+    ids=["both-unnamed", "one-named", "same-id"],
+)
+def test_validate_starts_that_merge(
+    identifiers: tuple[str | None, str | None],
+) -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", "ex:e", "ex:s", T1, identifier=identifiers[0])
+    doc.wasStartedBy("ex:a", starter="ex:s", identifier=identifiers[1])
+    assert validate(doc) == []
+
+
+def test_validate_start_time_from_same_id() -> None:
+    # The two ex:start1 records are one start at T0 by ex:s, so the unnamed
+    # start by ex:s at T1 clashes with it.
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", identifier="ex:start1")
+    doc.wasStartedBy("ex:a", time=T0, identifier="ex:start1")
+    doc.wasStartedBy("ex:a", "ex:e", "ex:s", T1)
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert "has 2 starts" in violations[0].message
+    assert f"{T0.isoformat()} in ex:start1" in violations[0].message
+
+
+def test_validate_starts_without_starter() -> None:
+    # PROV-CONSTRAINTS expands each absent starter to a fresh activity, so
+    # unique-wasStartedBy does not relate the two starts.
+    doc = _doc()
+    doc.wasStartedBy("ex:a", identifier="ex:start1")
+    doc.wasStartedBy("ex:a", identifier="ex:start2")
+    assert validate(doc) == []
+
+
+def test_validate_starts_by_two_starters() -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s1", time=T1, identifier="ex:start1")
+    doc.wasStartedBy("ex:a", starter="ex:s2", time=T1, identifier="ex:start2")
+    assert validate(doc) == []
+
+
+def test_validate_start_naive_aware() -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", time=datetime.datetime(2030, 1, 1))
+    doc.wasStartedBy("ex:a", starter="ex:s", time=T0)
+    assert validate(doc) == []
+
+
+def test_validate_start_same_id_key() -> None:
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", identifier="ex:start1")
+    doc.wasStartedBy("ex:a", starter="ex:s2", identifier="ex:start1")
+    assert _rules(doc) == ["key"]
+
+
+def test_validate_end_ids_differ() -> None:
+    doc = _doc()
+    doc.wasEndedBy("ex:a", ender="ex:s", identifier="ex:end1")
+    doc.wasEndedBy("ex:a", ender="ex:s", identifier="ex:end2")
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert violations[0].records == ("ex:end1", "ex:end2")
+    assert "unique-wasEndedBy" in violations[0].message
+
+
+def test_validate_end_times_differ() -> None:
+    doc = _doc()
+    doc.wasEndedBy("ex:a", ender="ex:s", time=T1)
+    doc.wasEndedBy("ex:a", ender="ex:s", time=T2)
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert "has 2 ends by ender 'ex:s'" in violations[0].message
+
+
+def test_validate_start_and_end_apart() -> None:
+    # A start and an end of one activity by one activity are two events.
+    doc = _doc()
+    doc.wasStartedBy("ex:a", starter="ex:s", time=T0, identifier="ex:start")
+    doc.wasEndedBy("ex:a", ender="ex:s", time=T1, identifier="ex:end")
+    assert validate(doc) == []
+
+
+def test_validate_start_time_differs() -> None:
+    doc = _doc()
+    doc.activity("ex:a", T0, T2)
+    doc.wasStartedBy("ex:a", time=T1, identifier="ex:start")
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert violations[0].records == ("ex:a", "ex:start")
+    assert "unique-startTime" in violations[0].message
+    assert f"startTime {T0.isoformat()}" in violations[0].message
+    assert "one time" in violations[0].message
+
+
+def test_validate_start_before_start_time() -> None:
+    # unique-startTime reports the start; the ordering check does not repeat
+    # it as a start that precedes its activity.
+    doc = _doc()
+    doc.activity("ex:a", T1, T2)
+    doc.wasStartedBy("ex:a", "ex:e", "ex:s", T0)
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert violations[0].records[0] == "ex:a"
+    assert violations[0].records[1].startswith("wasStartedBy(")
+
+
+def test_validate_start_after_end_time() -> None:
+    # A start after the activity's end also breaks start-precedes-end.
+    doc = _doc()
+    doc.activity("ex:a", T0, T1)
+    doc.wasStartedBy("ex:a", time=T2, identifier="ex:start")
+    assert set(_rules(doc)) == {"ordering", "uniqueness"}
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        T0,
+        T0.astimezone(datetime.timezone(datetime.timedelta(hours=2))),
+        datetime.datetime(2030, 1, 1),
+        None,
+    ],
+    ids=["same", "same-instant-offset", "naive", "no-time"],
+)
+def test_validate_start_time_agrees(start: datetime.datetime | None) -> None:
+    doc = _doc()
+    doc.activity("ex:a", T0, T2)
+    doc.wasStartedBy("ex:a", time=start, identifier="ex:start")
+    assert validate(doc) == []
+
+
+def test_validate_start_time_unstated() -> None:
+    # The activity states no start time: the start's time is not compared
+    # with anything (the inference that equates them is not made).
+    doc = _doc()
+    doc.activity("ex:a", endTime=T2)
+    doc.wasStartedBy("ex:a", time=T1, identifier="ex:start")
+    assert validate(doc) == []
+
+
+def test_validate_starts_of_declared_activity() -> None:
+    # Starts by two starters at different times: unique-startTime would
+    # equate both with the unstated start time, but only the ordering check,
+    # which compares stated times, reports them.
+    doc = _doc()
+    doc.activity("ex:a")
+    doc.wasStartedBy("ex:a", starter="ex:s1", time=T0, identifier="ex:start1")
+    doc.wasStartedBy("ex:a", starter="ex:s2", time=T1, identifier="ex:start2")
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["ordering"]
+    assert violations[0].records == ("ex:start1", "ex:start2")
+
+
+def test_validate_end_before_start_time() -> None:
+    # unique-endTime covers the end against the end time only, so the
+    # ordering check still reports an end before the activity's start.
+    doc = _doc()
+    doc.activity("ex:a", T1, T2)
+    doc.wasEndedBy("ex:a", time=T0, identifier="ex:end")
+    violations = validate(doc)
+    assert {v.rule for v in violations} == {"ordering", "uniqueness"}
+    ordering = [v.message for v in violations if v.rule == "ordering"]
+    assert any("precedes the start" in message for message in ordering)
+
+
+def test_validate_end_time_differs() -> None:
+    # unique-endTime reports the end; the ordering check does not repeat it
+    # as an end that follows its activity.
+    doc = _doc()
+    doc.activity("ex:a", T0, T1)
+    doc.wasEndedBy("ex:a", time=T2)
+    violations = validate(doc)
+    assert [v.rule for v in violations] == ["uniqueness"]
+    assert "unique-endTime" in violations[0].message
+    assert f"endTime {T1.isoformat()}" in violations[0].message
+
+
+def test_validate_start_time_per_bundle() -> None:
+    doc = _doc()
+    doc.activity("ex:a", T0, T2)
+    bundle = doc.bundle("ex:b")
+    bundle.wasStartedBy("ex:a", time=T1, identifier="ex:start")
+    assert validate(doc) == []
+
+
+# The prov package's PROV-CONSTRAINTS test cases for starts and ends, from
+# the same corpus. "start-" and "end-" cases test unique-wasStartedBy and
+# unique-wasEndedBy, "activity-start-" and "activity-end-" ones
+# unique-startTime and unique-endTime, "attributes-" ones the merging of
+# attributes. Every fail case is expected to break the rules listed here.
+# In fail5, fail6 and fail8, one identifier names records with two times:
+# the key check reports them, and so does the ordering check, which
+# compares every stated start (end) with the others.
+START_END_CASES = sorted(
+    path.name
+    for prefix in (
+        "start-",
+        "end-",
+        "activity-start-",
+        "activity-end-",
+        "attributes-start-",
+        "attributes-end-",
+    )
+    for path in UNIFICATION.glob(f"{prefix}*.xml")
+)
+START_END_FAILURES = {
+    "start-fail1.xml": {"key"},
+    "start-fail2.xml": {"key"},
+    "start-fail3.xml": {"key"},
+    "start-fail4.xml": {"uniqueness"},
+    "start-fail5.xml": {"key", "ordering"},
+    "start-fail6.xml": {"key", "ordering"},
+    "start-fail7.xml": {"uniqueness"},
+    "start-fail8.xml": {"key", "ordering", "uniqueness"},
+    "end-fail1.xml": {"key"},
+    "end-fail2.xml": {"key"},
+    "end-fail3.xml": {"key"},
+    "end-fail4.xml": {"uniqueness"},
+    "end-fail5.xml": {"key", "ordering"},
+    "activity-start-fail1.xml": {"uniqueness", "ordering"},
+    "activity-end-fail1.xml": {"uniqueness"},
+}
+
+
+def test_unification_start_end_cases_found() -> None:
+    assert len(START_END_CASES) == 36
+    failures = {name for name in START_END_CASES if "-fail" in name}
+    assert failures == set(START_END_FAILURES)
+
+
+@pytest.mark.parametrize("name", START_END_CASES)
+def test_validate_unification_start_end_case(name: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        document = prov.read(str(UNIFICATION / name), format="xml")
+    assert isinstance(document, ProvDocument)
+    rules = {v.rule for v in validate(document)}
+    assert rules == START_END_FAILURES.get(name, set())

@@ -14,22 +14,23 @@ import decimal
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import neo4j
 import typer
 from rich.table import Table
 
 from fedprov.cli.console import stdout_console
-from fedprov.errors import ConfigurationError
 from fedprov.relational.consistency import check_consistency
 from fedprov.relational.materialize import ViewMaterializer
-from fedprov.relational.view import QueryResult, RelationalView, open_view
+from fedprov.relational.view import QueryResult, open_view
 from fedprov.settings import load_settings
 from fedprov.store.neo4j.connection import open_driver
 from fedprov.store.neo4j.store import Neo4jProvStore
+from fedprov.store.run_keys import require_stored_run
 
 __all__ = ["register", "view_app"]
 
@@ -55,17 +56,24 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
-def _require_run(driver: neo4j.Driver, database: str, run: str) -> None:
-    if Neo4jProvStore(driver, database).has_scope(run):
-        return
-    driver.close()
-    raise ConfigurationError(
-        f"run {run!r} is not in Neo4j; list the stored runs with 'fedprov runs'"
-    )
+@contextmanager
+def _materializer(run: str, view_path: Path | None) -> Iterator[ViewMaterializer]:
+    """Yield a materializer on the graph of a stored run and on the view.
 
-
-def _open(view_path: Path | None) -> RelationalView:
-    return open_view(load_settings(), view_path)
+    Closes the view and the driver afterwards. Raises
+    :class:`~fedprov.errors.ConfigurationError` if Neo4j lacks the run.
+    """
+    settings = load_settings()
+    driver, database = open_driver(settings)
+    try:
+        require_stored_run(run, Neo4jProvStore(driver, database).scopes())
+        view = open_view(settings, view_path)
+        try:
+            yield ViewMaterializer(view, driver, database)
+        finally:
+            view.close()
+    finally:
+        driver.close()
 
 
 @view_app.command("rebuild")
@@ -74,17 +82,11 @@ def rebuild(
     view_path: Path | None = _VIEW_OPTION,
 ) -> None:
     """Replace the run's rows in every table by rows built from the graph."""
-    settings = load_settings()
-    driver, database = open_driver(settings)
-    _require_run(driver, database, run)
-    view = open_view(settings, view_path)
-    try:
-        counts = ViewMaterializer(view, driver, database).rebuild(run)
-    finally:
-        driver.close()
-        view.close()
+    with _materializer(run, view_path) as materializer:
+        counts = materializer.rebuild(run)
 
-    table = Table(title=f"Relational view of run {run} ({view.describe()})")
+    described = materializer.view.describe()
+    table = Table(title=f"Relational view of run {run} ({described})")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in counts.items():
@@ -98,15 +100,8 @@ def check(
     view_path: Path | None = _VIEW_OPTION,
 ) -> None:
     """Compare the run's tables with the graph; exit 1 when any value differs."""
-    settings = load_settings()
-    driver, database = open_driver(settings)
-    _require_run(driver, database, run)
-    view = open_view(settings, view_path)
-    try:
-        report = check_consistency(ViewMaterializer(view, driver, database), run)
-    finally:
-        driver.close()
-        view.close()
+    with _materializer(run, view_path) as materializer:
+        report = check_consistency(materializer, run)
 
     table = Table(title=f"Rows of run {run}: graph and tables")
     table.add_column("table")
@@ -190,7 +185,7 @@ def sql(
     oServerTrainingAggregation, ...); unquoted names work in DuckDB and
     MonetDB alike.
     """
-    view = _open(view_path)
+    view = open_view(load_settings(), view_path)
     try:
         result = view.query(query)
     finally:

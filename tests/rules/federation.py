@@ -8,10 +8,13 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import neo4j
 from prov.constants import PROV_TYPE
 from prov.model import ProvDocument
 
 from fedprov.prov.vocabulary import FL, HP, MT, FlClass, FlProperty, fl, run_namespace
+from fedprov.rules.engine import RuleEngine
+from fedprov.rules.loader import Rule
 from fedprov.store.neo4j.store import Neo4jProvStore
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -33,6 +36,27 @@ def _document(scope: str) -> ProvDocument:
     for namespace in (FL, HP, MT, run_namespace(scope)):
         document.add_namespace(namespace)
     return document
+
+
+def make_engine(
+    driver: neo4j.Driver,
+    database: str,
+    scope: str,
+    rules: list[Rule],
+    store: Neo4jProvStore | None,
+    run_config: dict[str, Any] | None = None,
+    server_id: int = 1,
+) -> RuleEngine:
+    """Return a rule engine for ``scope`` that records its firings in ``store``."""
+    return RuleEngine(
+        driver,
+        database,
+        scope=scope,
+        server_id=server_id,
+        run_config=run_config or {},
+        rules=rules,
+        store=store,
+    )
 
 
 def write_run_start(

@@ -10,10 +10,9 @@ from typing import Any
 
 import neo4j
 
-from fedprov.rules.engine import RuleEngine
 from fedprov.rules.loader import Rule, shipped_rules_dir
 from fedprov.store.neo4j.store import Neo4jProvStore
-from rules.federation import RoundMetrics, run_live, write_run_start
+from rules.federation import RoundMetrics, make_engine, run_live, write_run_start
 
 _FEDPROV = [sys.executable, "-c", "from fedprov.cli.main import main; main()"]
 
@@ -55,15 +54,7 @@ def test_rules_dry_run_prints_firings(
     shipped_rules: list[Rule],
 ) -> None:
     write_run_start(store, scope, 1, {})
-    engine = RuleEngine(
-        neo4j_driver,
-        neo4j_database,
-        scope=scope,
-        server_id=1,
-        run_config={},
-        rules=shipped_rules,
-        store=store,
-    )
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     rounds = [RoundMetrics(0.10 + 0.02 * i, 0.12 + 0.02 * i) for i in range(4)]
     run_live(engine, store, scope, rounds, {"batch-size": 32, "local-epochs": 1})
 

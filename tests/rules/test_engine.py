@@ -9,10 +9,10 @@ import neo4j
 import pytest
 
 from fedprov.errors import RuleError
-from fedprov.rules.engine import STOP_HYPERPARAMETER, RuleEngine
+from fedprov.rules.engine import STOP_HYPERPARAMETER
 from fedprov.rules.loader import Rule, check_rule, parse_rule_file
 from fedprov.store.neo4j.store import Neo4jProvStore
-from rules.federation import RoundMetrics, run_live, write_run_start
+from rules.federation import RoundMetrics, make_engine, run_live, write_run_start
 
 DEFAULT_RULE = "flower-prov-slow-progress"
 
@@ -36,26 +36,6 @@ FAST_PROGRESS = [
 BASE_CONFIG: dict[str, Any] = {"lr": 0.01, "batch-size": 32, "local-epochs": 1}
 
 
-def _engine(
-    driver: neo4j.Driver,
-    database: str,
-    scope: str,
-    rules: list[Rule],
-    store: Neo4jProvStore | None,
-    run_config: dict[str, Any] | None = None,
-    server_id: int = 1,
-) -> RuleEngine:
-    return RuleEngine(
-        driver,
-        database,
-        scope=scope,
-        server_id=server_id,
-        run_config=run_config or {},
-        rules=rules,
-        store=store,
-    )
-
-
 def _applied(outcomes: list[Any]) -> list[tuple[int, str, str, Any, Any]]:
     return [
         (d.server_round, d.rule, d.hyperparameter, d.value_before, d.value_after)
@@ -72,7 +52,7 @@ def test_default_rule_fires_in_known_rounds(
     shipped_rules: list[Rule],
 ) -> None:
     write_run_start(store, scope, 1, {})
-    engine = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     config = dict(BASE_CONFIG)
 
     outcomes = run_live(engine, store, scope, SLOW_PROGRESS, config)
@@ -102,7 +82,7 @@ def test_default_rule_does_not_fire(
     shipped_rules: list[Rule],
     rounds: list[RoundMetrics],
 ) -> None:
-    engine = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     config = dict(BASE_CONFIG)
 
     outcomes = run_live(engine, store, scope, rounds, config)
@@ -123,13 +103,13 @@ def test_default_rule_reads_only_its_scope(
     try:
         # A neighbouring run with slow progress must not make this run fire.
         run_live(
-            _engine(neo4j_driver, neo4j_database, other, shipped_rules, None),
+            make_engine(neo4j_driver, neo4j_database, other, shipped_rules, None),
             store,
             other,
             SLOW_PROGRESS[:3],
             dict(BASE_CONFIG),
         )
-        engine = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
+        engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
 
         outcome = engine.evaluate(3, dict(BASE_CONFIG))
 
@@ -145,7 +125,7 @@ def test_engine_clamps_to_bounds(
     store: Neo4jProvStore,
     shipped_rules: list[Rule],
 ) -> None:
-    engine = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     config = {"lr": 0.01, "batch-size": 3000, "local-epochs": 100}
 
     outcomes = run_live(engine, store, scope, SLOW_PROGRESS[:3], config)
@@ -178,7 +158,7 @@ def test_engine_cooldown_from_run_config(
     )
     rule = parse_rule_file(path)
     check_rule(rule, neo4j_driver, neo4j_database)
-    engine = _engine(
+    engine = make_engine(
         neo4j_driver, neo4j_database, scope, [rule], store, {"rules.always.step": 2}
     )
     config = dict(BASE_CONFIG)
@@ -215,7 +195,7 @@ def test_engine_priority_settles_conflict(
             f"{name}.cypher",
         )
         rules.append(parse_rule_file(path))
-    engine = _engine(neo4j_driver, neo4j_database, scope, rules, store)
+    engine = make_engine(neo4j_driver, neo4j_database, scope, rules, store)
 
     outcome = engine.evaluate(1, dict(BASE_CONFIG))
 
@@ -236,7 +216,7 @@ def test_stop_rule_requests_stop(
         "rules.target-accuracy-stop.enabled": True,
         "rules.target-accuracy-stop.target_accuracy": 0.7,
     }
-    engine = _engine(
+    engine = make_engine(
         neo4j_driver, neo4j_database, scope, shipped_rules, store, run_config
     )
     config = dict(BASE_CONFIG)
@@ -260,7 +240,7 @@ def test_lr_rule_decays_on_plateau(
 ) -> None:
     losses = (1.0, 0.9, 0.9, 0.9, 0.9)
     rounds = [RoundMetrics(0.5, 0.5, eval_loss=loss, seconds=500.0) for loss in losses]
-    engine = _engine(
+    engine = make_engine(
         neo4j_driver,
         neo4j_database,
         scope,
@@ -299,7 +279,7 @@ def test_engine_rejects_bad_run_config(
     message: str,
 ) -> None:
     with pytest.raises(RuleError, match=message):
-        _engine(neo4j_driver, neo4j_database, scope, shipped_rules, None, entry)
+        make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, None, entry)
 
 
 def test_failing_rule_is_disabled_and_recorded(
@@ -319,7 +299,7 @@ def test_failing_rule_is_disabled_and_recorded(
     )
     broken = parse_rule_file(path)
     check_rule(broken, neo4j_driver, neo4j_database)
-    engine = _engine(
+    engine = make_engine(
         neo4j_driver, neo4j_database, scope, [broken, *shipped_rules], store
     )
     config = dict(BASE_CONFIG)
@@ -357,7 +337,7 @@ def test_write_rejected_at_run_time(
         "RETURN 'lr' AS hyperparameter, 0.5 AS new_value,\n"
         "       'x' AS reason, [] AS used_ids\n"
     )
-    engine = _engine(
+    engine = make_engine(
         neo4j_driver, neo4j_database, scope, [parse_rule_file(path)], store
     )
 

@@ -13,10 +13,9 @@ from fedprov.lineage import Lineage
 from fedprov.relational.materialize import read_graph_records
 from fedprov.relational.rows import build_rows
 from fedprov.relational.schema import O_TRAINING_CONFIG
-from fedprov.rules.engine import RuleEngine
 from fedprov.rules.loader import Rule, check_rule, parse_rule_file
 from fedprov.store.neo4j.store import Neo4jProvStore
-from rules.federation import RoundMetrics, run_live, write_run_start
+from rules.federation import RoundMetrics, make_engine, run_live, write_run_start
 
 SLOW_PROGRESS = [
     RoundMetrics(train_accuracy=0.10 + 0.02 * i, val_accuracy=0.12 + 0.02 * i)
@@ -39,15 +38,7 @@ def test_firing_lineage_has_plan_used_and_revision(
     shipped_rules: list[Rule],
 ) -> None:
     write_run_start(store, scope, 1, {})
-    engine = RuleEngine(
-        neo4j_driver,
-        neo4j_database,
-        scope=scope,
-        server_id=1,
-        run_config={},
-        rules=shipped_rules,
-        store=store,
-    )
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     run_live(engine, store, scope, SLOW_PROGRESS, {"batch-size": 32, "local-epochs": 1})
     rule = next(r for r in shipped_rules if r.name == "flower-prov-slow-progress")
 
@@ -165,17 +156,12 @@ def test_two_rules_one_round_one_generation(
     write_run_start(store, scope, 1, {})
     # With patience 1 the plateau rule first reads two losses (rounds 1 and
     # 2, both 1.0) before round 3, where the slow-progress rule fires too.
-    engine = RuleEngine(
-        neo4j_driver,
-        neo4j_database,
-        scope=scope,
-        server_id=1,
-        run_config={
-            "rules.lr-plateau-decay.enabled": True,
-            "rules.lr-plateau-decay.patience": 1,
-        },
-        rules=shipped_rules,
-        store=store,
+    run_config = {
+        "rules.lr-plateau-decay.enabled": True,
+        "rules.lr-plateau-decay.patience": 1,
+    }
+    engine = make_engine(
+        neo4j_driver, neo4j_database, scope, shipped_rules, store, run_config
     )
     config = {"batch-size": 32, "local-epochs": 1, "lr": 0.1}
     outcomes = run_live(engine, store, scope, SLOW_PROGRESS, config)
@@ -271,15 +257,7 @@ def test_firing_informed_by_round_qname(
 ) -> None:
     rule = parse_rule_file(write_rule(ROUND_BY_QNAME))
     check_rule(rule, neo4j_driver, neo4j_database)
-    engine = RuleEngine(
-        neo4j_driver,
-        neo4j_database,
-        scope=scope,
-        server_id=1,
-        run_config={},
-        rules=[rule],
-        store=store,
-    )
+    engine = make_engine(neo4j_driver, neo4j_database, scope, [rule], store)
 
     run_live(engine, store, scope, SLOW_PROGRESS[:2], {"batch-size": 32})
 
@@ -304,15 +282,7 @@ def test_quiet_round_leaves_no_adjustment(
     store: Neo4jProvStore,
     shipped_rules: list[Rule],
 ) -> None:
-    engine = RuleEngine(
-        neo4j_driver,
-        neo4j_database,
-        scope=scope,
-        server_id=1,
-        run_config={},
-        rules=shipped_rules,
-        store=store,
-    )
+    engine = make_engine(neo4j_driver, neo4j_database, scope, shipped_rules, store)
     fast = [RoundMetrics(0.1 + 0.2 * i, 0.1 + 0.2 * i) for i in range(3)]
 
     run_live(engine, store, scope, fast, {"batch-size": 32, "local-epochs": 1})

@@ -8,11 +8,10 @@ import neo4j
 import pytest
 
 from fedprov.errors import RuleError
-from fedprov.rules.engine import RuleEngine
 from fedprov.rules.loader import Rule
 from fedprov.rules.replay import dry_run
 from fedprov.store.neo4j.store import Neo4jProvStore
-from rules.federation import RoundMetrics, run_live, write_run_start
+from rules.federation import RoundMetrics, make_engine, run_live, write_run_start
 
 ROUNDS = [
     RoundMetrics(
@@ -46,25 +45,6 @@ def _decisions(outcomes: list[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _engine(
-    driver: neo4j.Driver,
-    database: str,
-    scope: str,
-    rules: list[Rule],
-    store: Neo4jProvStore,
-    server_id: int,
-) -> RuleEngine:
-    return RuleEngine(
-        driver,
-        database,
-        scope=scope,
-        server_id=server_id,
-        run_config=RUN_CONFIG,
-        rules=rules,
-        store=store,
-    )
-
-
 def test_dry_run_matches_live_engine(
     neo4j_driver: neo4j.Driver,
     neo4j_database: str,
@@ -73,7 +53,9 @@ def test_dry_run_matches_live_engine(
     shipped_rules: list[Rule],
 ) -> None:
     write_run_start(store, scope, 1, RUN_CONFIG)
-    engine = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store, 1)
+    engine = make_engine(
+        neo4j_driver, neo4j_database, scope, shipped_rules, store, RUN_CONFIG, 1
+    )
     live = run_live(
         engine, store, scope, ROUNDS, {"lr": 0.01, "batch-size": 32, "local-epochs": 1}
     )
@@ -98,13 +80,17 @@ def test_dry_run_matches_live_after_resume(
 ) -> None:
     base = {"lr": 0.01, "batch-size": 32, "local-epochs": 1}
     write_run_start(store, scope, 1, RUN_CONFIG)
-    first = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store, 1)
+    first = make_engine(
+        neo4j_driver, neo4j_database, scope, shipped_rules, store, RUN_CONFIG, 1
+    )
     live = run_live(first, store, scope, ROUNDS[:4], dict(base))
 
     # Server 2 resumes after round 3 and repeats round 4 with the app's
     # original config; the engine restores the earlier changes.
     write_run_start(store, scope, 2, RUN_CONFIG)
-    second = _engine(neo4j_driver, neo4j_database, scope, shipped_rules, store, 2)
+    second = make_engine(
+        neo4j_driver, neo4j_database, scope, shipped_rules, store, RUN_CONFIG, 2
+    )
     assert first.overrides == {"batch-size": 64, "local-epochs": 2}
     assert second.overrides == first.overrides
     live += run_live(

@@ -57,7 +57,7 @@ def test_duckdb_reserved_word_columns_work(tmp_path: Path) -> None:
     with view.session() as session:
         session.query(dialect.create_table(_RESERVED))
         session.upsert(_RESERVED, row)
-        session.upsert(_RESERVED, {**row, "select": "y"})
+        session.upsert(_RESERVED, {**row, "select": "y", "name": True})
         stored = session.select(_RESERVED, {"experiment_id": "e", "order": 1})
     result = view.query('SELECT "order", "select", "name" FROM reservedwords')
     view.close()
@@ -101,3 +101,44 @@ def test_duckdb_other_process_reads_between_writes(
     assert int(between.stdout) >= 1
     assert during.returncode != 0
     assert "lock" in during.stderr.lower()
+
+
+def _reserved_rows(view: RelationalView) -> list[tuple[object, ...]]:
+    return view.query('SELECT "order", "select" FROM reservedWords ORDER BY 1').rows
+
+
+def test_duckdb_path_with_quote_writes(tmp_path: Path) -> None:
+    # Write transactions attach the file by a quoted SQL string.
+    folder = tmp_path / "it's here"
+    view = RelationalView(DuckDbBackend(folder / "view.duckdb"))
+    with view.session() as session:
+        session.query(DuckDbDialect().create_table(_RESERVED))
+        session.upsert(
+            _RESERVED, {"experiment_id": "e", "order": 1, "select": "x", "name": True}
+        )
+
+    assert _reserved_rows(view) == [(1, "x")]
+    view.close()
+
+
+def test_duckdb_failed_write_rolls_back(tmp_path: Path) -> None:
+    view = RelationalView(DuckDbBackend(tmp_path / "rollback.duckdb"))
+    with view.session() as session:
+        session.query(DuckDbDialect().create_table(_RESERVED))
+        session.upsert(
+            _RESERVED, {"experiment_id": "e", "order": 1, "select": "x", "name": True}
+        )
+
+    with pytest.raises(RuntimeError, match="stop here"), view.session() as session:
+        session.upsert(
+            _RESERVED, {"experiment_id": "e", "order": 2, "select": "y", "name": True}
+        )
+        raise RuntimeError("stop here")
+    # The file was detached after the rollback, so the next write attaches it again.
+    with view.session() as session:
+        session.upsert(
+            _RESERVED, {"experiment_id": "e", "order": 3, "select": "z", "name": True}
+        )
+
+    assert _reserved_rows(view) == [(1, "x"), (3, "z")]
+    view.close()

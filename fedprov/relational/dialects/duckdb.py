@@ -2,10 +2,12 @@
 
 DuckDB lets one process open a file for writing, or several processes open
 it read-only, but not both at once (DuckDB 1.x and 2.x): the view has one
-writer at a time. The backend therefore opens the file for each transaction
-and closes it afterwards, so the capture process holds the write lock only
-while it applies one document and ``fedprov sql`` can read between
-documents. A connection that meets a held lock retries for
+writer at a time. The backend therefore holds the file only for one
+transaction, so the capture process holds the write lock only while it
+applies one document and ``fedprov sql`` can read between documents. A
+write transaction attaches the file to a lasting in-memory database and
+detaches it afterwards, which costs a seventh of opening and closing a
+connection. A transaction that meets a held lock retries for
 ``lock_timeout`` seconds, then fails.
 
 Identifiers are quoted with the DfAnalyzer spelling (``"oClientTraining"``).
@@ -16,11 +18,12 @@ DuckDB matches identifiers case-insensitively, quoted or not, so
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -31,6 +34,11 @@ from fedprov.relational.schema import SqlType, Table
 __all__ = ["DuckDbBackend", "DuckDbDialect"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Name of the view's file while a write transaction has it attached.
+_ATTACHED = "fedprov_view"
 
 # The statements below interpolate only quoted identifiers from the fixed
 # schema; every value is a "?" parameter, hence the S608 exemptions.
@@ -109,11 +117,15 @@ class DuckDbDialect:
 class DuckDbBackend:
     """Runs the view's transactions on a DuckDB file.
 
-    By default the file is opened for one transaction and closed again, so
-    other processes can read it between transactions. Opening and closing
-    cost about 0.1 s per transaction (measured with DuckDB 2.0.1 on a 2-core
-    development machine). ``keep_open=True`` avoids that cost by holding the
-    file until :meth:`close`, so other processes cannot open it meanwhile.
+    By default the file is held for one transaction only, so other processes
+    can read it between transactions. A write transaction attaches the file
+    to an in-memory connection that the backend keeps, and detaches it
+    afterwards: with DuckDB 2.0.1 on a 2-core machine, 3.4 ms of CPU per
+    one-row transaction, against 22.9 ms for opening and closing a
+    connection. A read-only transaction opens
+    its own connection, with external access turned off. ``keep_open=True``
+    keeps one connection open until :meth:`close`, so other processes cannot
+    open the file meanwhile.
 
     Parameters
     ----------
@@ -135,6 +147,10 @@ class DuckDbBackend:
         self.lock_timeout = lock_timeout
         self.keep_open = keep_open
         self._connection: duckdb.DuckDBPyConnection | None = None
+        # The in-memory connection that write transactions attach the file
+        # to; one write transaction at a time uses it.
+        self._host: duckdb.DuckDBPyConnection | None = None
+        self._host_lock = threading.Lock()
 
     def describe(self) -> str:
         """Return where the view lives, for messages."""
@@ -153,6 +169,15 @@ class DuckDbBackend:
             If the file stays locked for ``lock_timeout`` seconds, or a
             read-only open finds no file.
         """
+        if not self.keep_open and not read_only:
+            with self._host_lock:
+                host = self._attach()
+                try:
+                    yield from _committed(host)
+                finally:
+                    host.execute("USE memory")
+                    host.execute(f"DETACH {_ATTACHED}")
+            return
         if self.keep_open:
             if self._connection is None:
                 self._connection = self._connect(read_only=False)
@@ -163,13 +188,7 @@ class DuckDbBackend:
             if read_only:
                 yield connection
                 return
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+            yield from _committed(connection)
         finally:
             if not self.keep_open:
                 connection.close()
@@ -183,17 +202,27 @@ class DuckDbBackend:
         return connection
 
     def close(self) -> None:
-        """Close the kept connection, if any."""
+        """Close the kept connections, if any."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        with self._host_lock:
+            if self._host is not None:
+                self._host.close()
+                self._host = None
 
-    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        if read_only and not self.path.is_file():
-            raise StoreError(
-                f"no relational view at {self.path}; run 'fedprov view rebuild RUN' "
-                "to build it from the graph"
-            )
+    def _attach(self) -> duckdb.DuckDBPyConnection:
+        self._make_folder()
+        if self._host is None:
+            self._host = duckdb.connect(":memory:")
+        host = self._host
+        # ATTACH takes no parameters; the path becomes a quoted SQL string.
+        literal = str(self.path).replace("'", "''")
+        self._retry_locked(lambda: host.execute(f"ATTACH '{literal}' AS {_ATTACHED}"))
+        host.execute(f"USE {_ATTACHED}")
+        return host
+
+    def _make_folder(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -201,20 +230,35 @@ class DuckDbBackend:
                 f"cannot open the DuckDB view {self.path}: its folder cannot be "
                 f"created ({err}); choose another path with --view"
             ) from err
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if read_only and not self.path.is_file():
+            raise StoreError(
+                f"no relational view at {self.path}; run 'fedprov view rebuild RUN' "
+                "to build it from the graph"
+            )
+        self._make_folder()
+        if read_only:
+            # Read-only sessions serve 'fedprov sql': without external
+            # access, COPY TO, read_csv() and INSTALL cannot touch files or
+            # the network.
+            return self._retry_locked(
+                lambda: duckdb.connect(
+                    str(self.path),
+                    read_only=True,
+                    config={"enable_external_access": False},
+                )
+            )
+        return self._retry_locked(lambda: duckdb.connect(str(self.path)))
+
+    def _retry_locked(self, open_file: Callable[[], _T]) -> _T:
+        # Call open_file until no other process holds a conflicting lock on
+        # the file, for lock_timeout seconds at most.
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
-                if read_only:
-                    # Read-only sessions serve 'fedprov sql': without external
-                    # access, COPY TO, read_csv() and INSTALL cannot touch
-                    # files or the network.
-                    return duckdb.connect(
-                        str(self.path),
-                        read_only=True,
-                        config={"enable_external_access": False},
-                    )
-                return duckdb.connect(str(self.path), read_only=False)
+                return open_file()
             except duckdb.IOException as err:
                 if "lock" not in str(err).lower() or time.monotonic() > deadline:
                     raise StoreError(
@@ -225,3 +269,15 @@ class DuckDbBackend:
                 logger.debug("view %s is locked, retrying in %.2f s", self.path, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+
+def _committed(connection: duckdb.DuckDBPyConnection) -> Iterator[Any]:
+    # The body of a write transaction: yield the connection inside BEGIN and
+    # COMMIT, and roll back when the caller's block raises.
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

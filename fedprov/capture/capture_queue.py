@@ -13,12 +13,20 @@ merged document, so a burst of small fragments costs one journal append, one
 Neo4j write and one view update instead of one each. After the first
 fragment of a write it waits up to ``linger`` seconds for more, unless a
 :meth:`CaptureQueue.flush` or :meth:`CaptureQueue.close` is waiting.
+
+On Linux the thread runs at a lower priority than the process (``nice``),
+because the nice value is a per-thread attribute there (setpriority(2)).
+While training keeps every core busy, the scheduler gives training threads
+most of the CPU, and the writes catch up when a core idles, e.g. while the
+server waits for replies or a client wave leaves a core free.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -45,6 +53,9 @@ DEFAULT_MAX_BATCH = 64
 #: rule engine flushes the queue before it reads, and the monitor shows new
 #: records up to this much later.
 DEFAULT_LINGER = 1.0
+
+#: Default increment of the thread's nice value over the process's (Linux).
+DEFAULT_NICE = 10
 
 # Seconds between the thread's checks for a waiting flush while it lingers.
 _LINGER_POLL = 0.05
@@ -102,6 +113,10 @@ class CaptureQueue:
         Seconds to wait for more fragments before a write (0 writes what is
         waiting at once). A pending :meth:`flush` or :meth:`close` ends the
         wait.
+    nice
+        How much lower than the process's the thread's priority is, 0 to 19
+        (Linux only; elsewhere the thread keeps the process's priority).
+        0 keeps the process's priority.
     """
 
     def __init__(
@@ -113,6 +128,7 @@ class CaptureQueue:
         name: str = "fedprov-capture",
         max_batch: int = DEFAULT_MAX_BATCH,
         linger: float = DEFAULT_LINGER,
+        nice: int = DEFAULT_NICE,
     ) -> None:
         if maxsize < 1:
             raise CaptureError(
@@ -129,8 +145,14 @@ class CaptureQueue:
                 f"linger={linger!r} is invalid: give the seconds to wait for more "
                 "fragments, 0 or more"
             )
+        if not isinstance(nice, int) or not 0 <= nice <= 19:
+            raise CaptureError(
+                f"nice={nice!r} is invalid: give how much lower the capture "
+                "thread's priority is, an integer from 0 to 19"
+            )
         self.max_batch = max_batch
         self.linger = linger
+        self.nice = nice
         # Number of flush() calls in progress. The thread does not linger
         # while it is above 0.
         self._flushers = 0
@@ -295,6 +317,7 @@ class CaptureQueue:
         return False
 
     def _drain(self) -> None:
+        _lower_priority(self.nice)
         carried: _Item | object | None = None
         while True:
             item = carried if carried is not None else self._queue.get()
@@ -387,6 +410,21 @@ class CaptureQueue:
                 f"a provenance write failed: {type(error).__name__}: {error}; "
                 "check that the store is reachable"
             ) from error
+
+
+def _lower_priority(increment: int) -> None:
+    # Add increment to the calling thread's nice value. Linux applies
+    # setpriority() with a thread id to that thread alone. Elsewhere the nice
+    # value belongs to the process and a thread id is no process id, so the
+    # thread keeps its priority.
+    if increment == 0 or not sys.platform.startswith("linux"):
+        return
+    thread_id = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread_id)
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, current + increment))
+    except OSError as err:
+        logger.info("capture thread keeps the process's priority: %s", err)
 
 
 def _describe(item: _Item) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from capture_helpers import MemoryStore
@@ -181,3 +184,28 @@ def test_queue_invalid_maxsize(memory_store: MemoryStore) -> None:
 def test_queue_invalid_max_batch(memory_store: MemoryStore) -> None:
     with pytest.raises(CaptureError, match="max_batch=0 is invalid"):
         CaptureQueue(memory_store, max_batch=0)
+
+
+def _thread_nice(native_id: int) -> int:
+    # Field 19 of proc(5)'s stat, counted after the parenthesised name.
+    stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice")
+def test_queue_thread_runs_nicer(memory_store: MemoryStore) -> None:
+    queue = CaptureQueue(memory_store, nice=5)
+    queue.put("scope-n", _fragment("a"))
+    assert queue.flush(10)
+    native_id = queue._thread.native_id
+    assert native_id is not None
+
+    assert _thread_nice(native_id) == min(19, os.nice(0) + 5)
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == os.nice(0)
+    queue.close()
+
+
+@pytest.mark.parametrize("nice", [-1, 20, 2.5])
+def test_queue_invalid_nice(memory_store: MemoryStore, nice: object) -> None:
+    with pytest.raises(CaptureError, match=f"nice={nice!r} is invalid"):
+        CaptureQueue(memory_store, nice=nice)  # type: ignore[arg-type]

@@ -47,6 +47,11 @@ WRITES_LINE = re.compile(
     re.M,
 )
 VIEW_LINE = re.compile(r"^relational view: (\d+) updates, ([0-9.]+) s CPU", re.M)
+SERVER_LINE = re.compile(
+    r"^server thread in fedprov: ([0-9.]+) s recording, ([0-9.]+) s waiting for "
+    r"the capture queue, ([0-9.]+) s in adjustment rules",
+    re.M,
+)
 FEDPROV = Path(sys.executable).parent / "fedprov"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -64,6 +69,11 @@ class RunFigures:
     neo4j_cpu: float | None = None
     #: CPU seconds of the run's process and all its descendants.
     tree_cpu: float = 0.0
+    #: Wall seconds the ServerApp's thread spent in the recorder, waiting for
+    #: the capture queue, and in the adjustment rules (all rounds).
+    record_seconds: float = 0.0
+    flush_seconds: float = 0.0
+    rule_seconds: float = 0.0
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -148,6 +158,11 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
     if view is not None:
         figures.view_updates = int(view.group(1))
         figures.view_cpu = float(view.group(2))
+    server = SERVER_LINE.search(stdout)
+    if server is not None:
+        figures.record_seconds = float(server.group(1))
+        figures.flush_seconds = float(server.group(2))
+        figures.rule_seconds = float(server.group(3))
     if neo4j_before is not None and neo4j_after is not None:
         figures.neo4j_cpu = neo4j_after - neo4j_before
     return figures
@@ -248,6 +263,15 @@ def main() -> None:
     print(
         f"relational view per round: {view_updates:.1f} updates, {view_cpu:.2f} CPU s"
         " (part of the capture thread's time)"
+    )
+    recording = statistics.mean(run.record_seconds for run in captured) / rounds
+    flushing = statistics.mean(run.flush_seconds for run in captured) / rounds
+    ruling = statistics.mean(run.rule_seconds for run in captured) / rounds
+    serial = recording + flushing + ruling
+    print(
+        f"server thread in fedprov per round: {serial:.3f} s ({recording:.3f} s "
+        f"recording, {flushing:.3f} s waiting for the capture queue, {ruling:.3f} s "
+        f"in adjustment rules), {serial / plain_mean:.2%} of a plain later round"
     )
     neo4j_plain = [run.neo4j_cpu for run in plain if run.neo4j_cpu is not None]
     neo4j_captured = [run.neo4j_cpu for run in captured if run.neo4j_cpu is not None]

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -95,6 +96,10 @@ class RecorderStats:
     untrusted_reports: int = 0
     #: Hook calls whose fragment could not be built.
     capture_errors: int = 0
+    #: Wall seconds that callers (the ServerApp's thread) spent in the
+    #: ``record_*`` and ``start_run`` methods: building fragments, hashing
+    #: models and queueing. The background writes are not included.
+    record_seconds: float = 0.0
 
 
 @dataclass
@@ -130,6 +135,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Nesting depth of record method calls on the current thread.
+_call_depth = threading.local()
+
+
 def _capture(
     method: Callable[_P, _R | None],
 ) -> Callable[_P, _R | None]:
@@ -137,6 +146,10 @@ def _capture(
 
     @functools.wraps(method)
     def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+        # Some record methods call others; only the outermost call is timed.
+        depth = getattr(_call_depth, "value", 0)
+        _call_depth.value = depth + 1
+        started = time.perf_counter()
         try:
             return method(*args, **kwargs)
         except Exception as err:
@@ -145,6 +158,12 @@ def _capture(
                 raise
             recorder._capture_failed(method.__name__, kwargs, err)
             return None
+        finally:
+            _call_depth.value = depth
+            recorder = args[0]
+            if depth == 0 and isinstance(recorder, RunRecorder):
+                with recorder._lock:
+                    recorder.stats.record_seconds += time.perf_counter() - started
 
     return guarded
 

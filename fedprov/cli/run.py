@@ -196,6 +196,19 @@ def _summary(
                 f"{view.update_cpu_seconds:.2f} s CPU",
                 highlight=False,
             )
+        if result.recording is not None:
+            # Time the rounds wait for fedprov on the server's thread, as
+            # opposed to the capture thread's writes, which overlap training.
+            rules = result.rules
+            console.print(
+                f"server thread in fedprov: {result.recording.record_seconds:.2f} s "
+                "recording, "
+                f"{rules.flush_seconds if rules is not None else 0.0:.2f} s waiting "
+                "for the capture queue, "
+                f"{rules.rule_seconds if rules is not None else 0.0:.2f} s in "
+                "adjustment rules",
+                highlight=False,
+            )
         console.print(
             "query it in Cypher, e.g.\n"
             f"  MATCH (m:GlobalModel {{scope: '{run_key}'}}) "

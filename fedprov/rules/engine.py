@@ -290,6 +290,10 @@ class RuleEngine:
         self.stop_reason: str | None = None
         #: What :meth:`adjust_config` decided last, for logs and tests.
         self.last_outcome: RoundOutcome | None = None
+        #: Seconds :meth:`adjust_config` waited for the capture queue, and
+        #: spent running the rules and recording their outcome, over the run.
+        self.flush_seconds = 0.0
+        self.rule_seconds = 0.0
         if restore:
             self._restore()
 
@@ -390,13 +394,16 @@ class RuleEngine:
         outcome = self.evaluate(server_round, config)
         self.last_outcome = outcome
         self._record(outcome)
+        finished = time.perf_counter()
+        self.flush_seconds += flushed - started
+        self.rule_seconds += finished - flushed
         logger.debug(
             "run %s round %d: %.3f s waiting for the capture queue, %.3f s for "
             "the rules",
             self.scope,
             server_round,
             flushed - started,
-            time.perf_counter() - flushed,
+            finished - flushed,
         )
         for hyperparameter, value in self._overrides.items():
             config[hyperparameter] = value

@@ -37,6 +37,7 @@ from fedprov.apps.cifar10.task import load_dataset
 from fedprov.apps.cifar10.train import evaluate
 from fedprov.capture import (
     CaptureStats,
+    RecorderStats,
     RunRecorder,
     current_recorder,
     with_provenance,
@@ -90,6 +91,11 @@ class ServerResult:
     #: The store that updates the relational view, for its counters; None
     #: without provenance or view.
     view: ViewingStore | None = None
+    #: Counters of the run's recorder, with the time the ServerApp's thread
+    #: spent in it; None without provenance.
+    recording: RecorderStats | None = None
+    #: The adjustment rules' engine, for its timings; None without rules.
+    rules: RuleEngine | None = None
 
 
 def plan_server(store: CheckpointStore, config: AppConfig, run_key: str) -> ServerPlan:
@@ -288,6 +294,7 @@ class _ServerRun:
         recorder = current_recorder() if config.provenance else None
         if recorder is not None:
             self.result.capture = recorder.queue.stats
+            self.result.recording = recorder.stats
             durable = recorder.queue.store
             inner = getattr(durable, "store", None)
             if isinstance(inner, ViewingStore):
@@ -365,6 +372,7 @@ class _ServerRun:
         engine: RuleEngine | None = None
         if recorder is not None:
             engine = self._rule_engine(plan, recorder)
+            self.result.rules = engine
             strategy = with_provenance(
                 strategy,
                 recorder,

@@ -14,11 +14,14 @@ Neo4j write and one view update instead of one each. After the first
 fragment of a write it waits up to ``linger`` seconds for more, unless a
 :meth:`CaptureQueue.flush` or :meth:`CaptureQueue.close` is waiting.
 
-On Linux the thread runs at a lower priority than the process (``nice``),
-because the nice value is a per-thread attribute there (setpriority(2)).
-While training keeps every core busy, the scheduler gives training threads
-most of the CPU, and the writes catch up when a core idles, e.g. while the
-server waits for replies or a client wave leaves a core free.
+On Linux the thread can run at a lower priority than the process
+(``nice``), because the nice value is a per-thread attribute there
+(setpriority(2)). The default keeps the process's priority: a thread that
+the kernel preempts while it holds the GIL makes every other thread of the
+process wait, so a lower-priority writer thread slows the ServerApp's own
+work. To keep the writes' CPU time away from training, write through a
+:class:`~fedprov.store.process.ProcessStore`, whose child process runs at a
+lower priority with a GIL of its own.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ DEFAULT_MAX_BATCH = 64
 DEFAULT_LINGER = 1.0
 
 #: Default increment of the thread's nice value over the process's (Linux).
-DEFAULT_NICE = 10
+DEFAULT_NICE = 0
 
 # Seconds between the thread's checks for a waiting flush while it lingers.
 _LINGER_POLL = 0.05

@@ -10,6 +10,7 @@ wrapped app, ``with_provenance(strategy)`` finds the recorder by itself.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 from collections.abc import Callable, Iterator
@@ -52,8 +53,9 @@ def _open_default_store(context: Context) -> ProvStore:
     # run opens the default store.
     from fedprov.settings import load_settings
     from fedprov.store.durable import open_store
+    from fedprov.store.process import ProcessStore
 
-    return open_store(load_settings())
+    return ProcessStore(functools.partial(open_store, load_settings()))
 
 
 def _user_name(user: str | None) -> str:
@@ -85,7 +87,9 @@ def wrap_server_app(  # noqa: PLR0913 - each option is a documented keyword
     store
         A store, or a function that opens one from the run's ``Context``
         (called in the ServerApp process). Default: ``fedprov.store``'s
-        ``open_store`` on the settings from the environment. A store with a
+        ``open_store`` on the settings from the environment, opened in a
+        writer process (:class:`~fedprov.store.process.ProcessStore`). A
+        store with a
         ``close()`` method is closed when the run ends, unless it was passed
         as an instance.
     run_key

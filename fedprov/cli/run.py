@@ -190,10 +190,23 @@ def _summary(
                 highlight=False,
             )
         view = result.view
+        writer = result.writer
         if view is not None:
             console.print(
                 f"relational view: {view.updates} updates, "
                 f"{view.update_cpu_seconds:.2f} s CPU",
+                highlight=False,
+            )
+        elif writer is not None and writer.stats.view_updates:
+            console.print(
+                f"relational view: {writer.stats.view_updates} updates, "
+                f"{writer.stats.view_cpu_seconds:.2f} s CPU",
+                highlight=False,
+            )
+        if writer is not None:
+            console.print(
+                f"writer process: {writer.stats.writes} writes, "
+                f"{writer.stats.cpu_seconds:.2f} s CPU (pid {writer.pid})",
                 highlight=False,
             )
         if result.recording is not None:

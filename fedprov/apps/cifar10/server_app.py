@@ -10,6 +10,7 @@ takes the next ``fl:serverId`` and runs the remaining rounds.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ from fedprov.rules import RuleEngine
 from fedprov.settings import load_settings
 from fedprov.store.base import ProvStore
 from fedprov.store.neo4j.connection import open_driver
+from fedprov.store.process import ProcessStore
 
 __all__ = ["ServerPlan", "ServerResult", "app", "build_server_app", "plan_server"]
 
@@ -96,6 +98,9 @@ class ServerResult:
     recording: RecorderStats | None = None
     #: The adjustment rules' engine, for its timings; None without rules.
     rules: RuleEngine | None = None
+    #: The store that writes from a child process, for its counters; None
+    #: without provenance.
+    writer: ProcessStore | None = None
 
 
 def plan_server(store: CheckpointStore, config: AppConfig, run_key: str) -> ServerPlan:
@@ -283,7 +288,14 @@ class _ServerRun:
                 self.store.close()
 
     def _open_prov_store(self, context: Context) -> ProvStore:
-        return open_prov_store(self.settings, strict=self.strict)
+        # The writes run in a child process at a lower priority, so they take
+        # neither the GIL of this process nor CPU time that training needs.
+        store = ProcessStore(
+            functools.partial(open_prov_store, self.settings, strict=self.strict),
+            strict=self.strict,
+        )
+        self.result.writer = store
+        return store
 
     def main(self, grid: Grid, context: Context) -> None:
         """Run the rounds of the plan (inside the capture wrapper when enabled)."""

@@ -47,6 +47,7 @@ WRITES_LINE = re.compile(
     re.M,
 )
 VIEW_LINE = re.compile(r"^relational view: (\d+) updates, ([0-9.]+) s CPU", re.M)
+WRITER_LINE = re.compile(r"^writer process: (\d+) writes, ([0-9.]+) s CPU", re.M)
 SERVER_LINE = re.compile(
     r"^server thread in fedprov: ([0-9.]+) s recording, ([0-9.]+) s waiting for "
     r"the capture queue, ([0-9.]+) s in adjustment rules",
@@ -69,6 +70,9 @@ class RunFigures:
     neo4j_cpu: float | None = None
     #: CPU seconds of the run's process and all its descendants.
     tree_cpu: float = 0.0
+    #: CPU seconds of the child process that writes the records (start-up
+    #: included).
+    writer_cpu: float = 0.0
     #: Wall seconds the ServerApp's thread spent in the recorder, waiting for
     #: the capture queue, and in the adjustment rules (all rounds).
     record_seconds: float = 0.0
@@ -158,6 +162,9 @@ def run_once(provenance: bool, rounds: int, tag: str) -> RunFigures:
     if view is not None:
         figures.view_updates = int(view.group(1))
         figures.view_cpu = float(view.group(2))
+    writer = WRITER_LINE.search(stdout)
+    if writer is not None:
+        figures.writer_cpu = float(writer.group(2))
     server = SERVER_LINE.search(stdout)
     if server is not None:
         figures.record_seconds = float(server.group(1))
@@ -258,11 +265,12 @@ def main() -> None:
         f"capture thread per round: {fragments:.1f} fragments in {writes:.1f} "
         f"writes, {capture_cpu:.2f} CPU s"
     )
-    # The view updates run inside the capture thread's writes, so its
-    # figure above includes them.
+    writer_cpu = statistics.mean(run.writer_cpu for run in captured) / rounds
+    # The view updates run inside the writer process, so its figure
+    # includes them.
     print(
-        f"relational view per round: {view_updates:.1f} updates, {view_cpu:.2f} CPU s"
-        " (part of the capture thread's time)"
+        f"writer process per round: {writer_cpu:.2f} CPU s (start-up included), "
+        f"relational view {view_updates:.1f} updates, {view_cpu:.2f} CPU s of it"
     )
     recording = statistics.mean(run.record_seconds for run in captured) / rounds
     flushing = statistics.mean(run.flush_seconds for run in captured) / rounds

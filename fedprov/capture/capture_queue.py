@@ -93,6 +93,9 @@ class _Item:
 
 
 _STOP = object()
+# Queued by flush() so that a thread lingering for more fragments wakes at
+# once instead of at its next poll.
+_WAKE = object()
 
 
 class CaptureQueue:
@@ -227,6 +230,12 @@ class CaptureQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushers += 1
+            # After close() the thread is gone and would never take the mark.
+            if not self._closed:
+                try:
+                    self._queue.put_nowait(_WAKE)
+                except queue.Full:
+                    pass  # a full queue gives the thread entries to take
         try:
             with self._queue.all_tasks_done:
                 while self._queue.unfinished_tasks:
@@ -263,7 +272,8 @@ class CaptureQueue:
             self._raise_pending()
             return self._queue.unfinished_tasks == 0
         done = self.flush(timeout) if not self.strict else self._flush_quiet(timeout)
-        self._closed = True
+        with self._lock:
+            self._closed = True
         try:
             self._queue.put_nowait(_STOP)
         except queue.Full:
@@ -325,6 +335,9 @@ class CaptureQueue:
         while True:
             item = carried if carried is not None else self._queue.get()
             carried = None
+            if item is _WAKE:
+                self._queue.task_done()
+                continue
             if item is _STOP:
                 self._queue.task_done()
                 return
@@ -354,18 +367,23 @@ class CaptureQueue:
         # deadline or a flush is waiting.
         while True:
             try:
-                return self._queue.get_nowait()
+                entry = self._queue.get_nowait()
             except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            with self._lock:
-                hurry = self._flushers > 0 or self._closed
-            if remaining <= 0 or hurry:
-                return None
-            try:
-                return self._queue.get(timeout=min(remaining, _LINGER_POLL))
-            except queue.Empty:
-                continue
+                entry = None
+            if entry is None:
+                remaining = deadline - time.monotonic()
+                with self._lock:
+                    hurry = self._flushers > 0 or self._closed
+                if remaining <= 0 or hurry:
+                    return None
+                try:
+                    entry = self._queue.get(timeout=min(remaining, _LINGER_POLL))
+                except queue.Empty:
+                    continue
+            if entry is not _WAKE:
+                return entry
+            # A flush is waiting: take what is already queued, then write.
+            self._queue.task_done()
 
     def _write(self, batch: list[_Item]) -> None:
         first = batch[0]

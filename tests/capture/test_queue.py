@@ -209,3 +209,35 @@ def test_queue_thread_runs_nicer(memory_store: MemoryStore) -> None:
 def test_queue_invalid_nice(memory_store: MemoryStore, nice: object) -> None:
     with pytest.raises(CaptureError, match=f"nice={nice!r} is invalid"):
         CaptureQueue(memory_store, nice=nice)  # type: ignore[arg-type]
+
+
+def test_queue_flush_wakes_lingering_thread(
+    memory_store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With polls 60 s apart, only the flush's wake-up mark can end the
+    # thread's wait for more fragments before the flush times out.
+    monkeypatch.setattr("fedprov.capture.capture_queue._LINGER_POLL", 60.0)
+    queue = CaptureQueue(memory_store, linger=120.0)
+    queue.put("scope-a", ProvDocument())
+
+    assert queue.flush(timeout=10.0)
+    assert queue.stats.written == 1
+    assert queue.close(timeout=10.0)
+
+
+def test_queue_flush_after_close_returns(memory_store: MemoryStore) -> None:
+    queue = CaptureQueue(memory_store)
+    queue.put("scope-a", ProvDocument())
+    assert queue.close()
+
+    assert queue.flush(timeout=1.0)
+    assert queue._queue.unfinished_tasks == 0
+
+
+def test_queue_flush_when_idle_returns(memory_store: MemoryStore) -> None:
+    queue = CaptureQueue(memory_store)
+
+    assert queue.flush(timeout=5.0)
+    assert queue.flush(timeout=5.0)
+    assert queue.close()
+    assert memory_store.documents == {}

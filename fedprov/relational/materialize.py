@@ -261,6 +261,13 @@ class ViewingStore:
     break a training round: it is logged at WARNING with the run key and
     counted in :attr:`failures`. With ``strict=True`` it is re-raised
     instead (for tests).
+
+    With :attr:`defer_updates` set, :meth:`write` returns once ``inner``
+    accepted the document and keeps the view update for
+    :meth:`apply_pending`. The writer process of
+    :class:`~fedprov.store.process.ProcessStore` sets it, so a waiting
+    capture flush (the rules read Neo4j, not the view) does not also wait
+    for the view.
     """
 
     def __init__(
@@ -273,11 +280,24 @@ class ViewingStore:
         #: View updates that succeeded, and the CPU seconds of all updates.
         self.updates = 0
         self.update_cpu_seconds = 0.0
+        #: Keep view updates for :meth:`apply_pending` instead of applying
+        #: them in :meth:`write`.
+        self.defer_updates = False
+        self._pending: list[tuple[str, ProvDocument]] = []
 
     def write(self, scope: str, document: ProvDocument) -> None:
-        """Store ``document`` in ``inner``, then apply it to the view."""
+        """Store ``document`` in ``inner``, then apply it to the view or keep it."""
         self.inner.write(scope, document)
-        self._apply(scope, document)
+        if self.defer_updates:
+            self._pending.append((scope, document))
+        else:
+            self._apply(scope, document)
+
+    def apply_pending(self) -> None:
+        """Apply the kept view updates in the order of their writes."""
+        while self._pending:
+            scope, document = self._pending.pop(0)
+            self._apply(scope, document)
 
     def _apply(self, scope: str, document: ProvDocument) -> None:
         started = time.thread_time()

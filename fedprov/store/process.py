@@ -120,7 +120,8 @@ class ProcessStore:
         self._local: ProvStore | None = None
         self._closed = False
         try:
-            payload = pickle.dumps(("open", opener, nice), protocol=5)
+            level = logging.getLogger("fedprov").getEffectiveLevel()
+            payload = pickle.dumps(("open", opener, nice, level), protocol=5)
         except (pickle.PicklingError, AttributeError, TypeError) as err:
             raise StoreError(
                 f"the store opener cannot be sent to a writer process: {err}; pass "
@@ -305,9 +306,12 @@ def _error_answer(err: BaseException) -> tuple[str, str, str]:
 def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
     """Answer the parent's frames until it sends "close" or closes the pipe."""
     try:
-        _, opener, nice = pickle.load(inp)  # noqa: S301 - our parent's pipe
+        _, opener, nice, level = pickle.load(inp)  # noqa: S301 - our parent's pipe
     except EOFError:
         return 0
+    # The parent's fedprov log level, so that "fedprov -v" shows the
+    # child's DEBUG lines too.
+    logging.getLogger("fedprov").setLevel(level)
     if nice:
         try:
             os.nice(nice)
@@ -319,16 +323,23 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
         _answer(out, _error_answer(err))
         return 1
     view = _find_view(store)
+    # The answer to a write follows the database write, and the view update
+    # comes after it, so a waiting flush does not wait for the view. A
+    # strict view raises its failures, so it keeps updating inside write().
+    deferring = view is not None and hasattr(view, "apply_pending")
+    deferring = deferring and not getattr(view, "strict", False)
+    if deferring:
+        view.defer_updates = True
     writes = 0
     _answer(out, ("ready", _child_stats(writes, view)))
     while True:
         try:
             frame = pickle.load(inp)  # noqa: S301 - our parent's pipe
         except EOFError:
-            _close_store(store)
+            _finish(store, view if deferring else None)
             return 0
         if frame[0] == "close":
-            _close_store(store)
+            _finish(store, view if deferring else None)
             _answer(out, ("closed", _child_stats(writes, view)))
             return 0
         _, scope, document = frame
@@ -339,6 +350,14 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
             continue
         writes += 1
         _answer(out, ("ok", _child_stats(writes, view)))
+        if deferring:
+            view.apply_pending()
+
+
+def _finish(store: object, view: Any) -> None:
+    if view is not None:
+        view.apply_pending()
+    _close_store(store)
 
 
 def _main() -> int:

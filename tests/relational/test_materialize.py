@@ -261,3 +261,23 @@ def test_schema_tables_all_created(captured_once: ViewMaterializer) -> None:
     )
 
     assert {r[0] for r in result.rows} == {t.name for t in TABLES}
+
+
+def test_viewing_store_deferred_updates_follow(
+    fabricated: FabricatedRun,
+    duck_view: RelationalView,
+    graph_store: Neo4jProvStore,
+    neo4j_driver: object,
+    neo4j_database: str,
+) -> None:
+    materializer = ViewMaterializer(duck_view, neo4j_driver, neo4j_database)  # type: ignore[arg-type]
+    store = ViewingStore(graph_store, materializer)
+    store.defer_updates = True
+    for document in fabricated.documents:
+        store.write(fabricated.scope, document)
+    held = _counts(duck_view, fabricated.scope)
+    store.apply_pending()
+
+    assert sum(held.values()) == 0
+    assert store.updates == len(fabricated.documents)
+    assert check_consistency(materializer, fabricated.scope).ok

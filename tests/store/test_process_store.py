@@ -155,3 +155,37 @@ def test_process_store_child_exits_on_close(home_settings: Settings) -> None:
     store = ProcessStore(functools.partial(open_store, home_settings))
     store.close()
     assert store._process.returncode == 0
+
+
+def test_process_store_view_complete_after_close(
+    home_settings: Settings,
+    graph: Neo4jProvStore,
+    scope: str,
+    neo4j_driver: neo4j.Driver,
+    neo4j_database: str,
+) -> None:
+    # The child answers before it updates the view; close() still leaves
+    # every row in place.
+    from relational.fabricated_run import build_run
+
+    from fedprov.relational.consistency import check_consistency
+    from fedprov.relational.materialize import ViewMaterializer
+    from fedprov.relational.view import open_view
+
+    run = build_run(scope)
+    store = ProcessStore(functools.partial(open_store, home_settings, with_view=True))
+    for document in run.documents:
+        store.write(scope, document)
+    store.close()
+    view = open_view(home_settings)
+    try:
+        rows = view.rows(scope)
+        report = check_consistency(
+            ViewMaterializer(view, neo4j_driver, neo4j_database), scope
+        )
+    finally:
+        view.close()
+
+    assert store.stats.view_updates == len(run.documents)
+    assert len(rows["oClientTraining"]) > 0
+    assert report.ok

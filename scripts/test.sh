@@ -21,14 +21,18 @@ else
 fi
 unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD MONGODB_URI
 
-# Headless Chromium drives the Neo4j Browser and dashboard tests; they skip
-# without it. As root on Debian the script installs it (FEDPROV_TEST_NO_APT=1
-# turns that off).
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
+# Headless Chromium drives the Neo4j Browser and dashboard tests, and
+# docker-compose 1.29 validates the production compose file offline; those
+# tests skip without them. As root on Debian the script installs both
+# (FEDPROV_TEST_NO_APT=1 turns that off).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] &&
    command -v apt-get >/dev/null 2>&1 && [ -z "${FEDPROV_TEST_NO_APT:-}" ]; then
-  echo "installing Debian's chromium for the browser tests"
-  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null ||
-    echo "warning: chromium could not be installed; the browser tests will skip" >&2
+  echo "installing Debian's ${missing[*]} for the browser and compose tests"
+  apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null ||
+    echo "warning: ${missing[*]} could not be installed; their tests will skip" >&2
 fi
 
 # MonetDB's embedded engine (monetdbe 0.11) has wheels for Python 3.10 only;

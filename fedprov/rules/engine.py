@@ -366,6 +366,27 @@ class RuleEngine:
         self._overrides.update(previous._overrides)
         self._last_fired.update(previous._last_fired)
 
+    def warm_up(self) -> None:
+        """Run each enabled rule once before the first round and drop its rows.
+
+        Neo4j plans a query the first time it runs and whenever its store
+        statistics have changed enough, and planning one of the shipped
+        rules took about 0.15 s against about 0.01 s for running it (Neo4j
+        5.26 on a 2-core VM). Running each rule here moves that planning out
+        of the rounds. A rule that fails here is logged at DEBUG and fails
+        again, and is handled, when a round runs it.
+        """
+        effective = dict(self._run_config)
+        for bound in self.rules:
+            if not bound.enabled:
+                continue
+            try:
+                self._run_rule(bound, 1, self.server_id, effective)
+            except (Neo4jError, DriverError) as err:
+                logger.debug(
+                    "run %s: warming up rule %r failed: %s", self.scope, bound.name, err
+                )
+
     def as_config_hook(self) -> ConfigHook:
         """Return :meth:`adjust_config`, for the capture's ``config_hook``."""
         return self.adjust_config

@@ -352,3 +352,44 @@ def test_write_rejected_at_run_time(
         database_=neo4j_database,
     )
     assert records[0]["count"] == 0
+
+
+def test_warm_up_changes_nothing(
+    neo4j_driver: neo4j.Driver,
+    neo4j_database: str,
+    scope: str,
+    store: Neo4jProvStore,
+    write_rule: Any,
+    shipped_rules: list[Rule],
+) -> None:
+    path: Path = write_rule(
+        "// name: broken\n// description: Divides by a string at run time.\n"
+        "// priority: 1\n// cooldown: 0\n// bounds:\n//   lr: [0, 1]\n//\n"
+        "RETURN 'lr' AS hyperparameter,\n"
+        "       1 / toInteger($config['lr'] * 0) AS new_value,\n"
+        "       'never' AS reason, [] AS used_ids\n"
+    )
+    broken = parse_rule_file(path)
+    engine = make_engine(
+        neo4j_driver,
+        neo4j_database,
+        scope,
+        [broken, *shipped_rules],
+        store,
+        run_config=dict(BASE_CONFIG),
+    )
+
+    engine.warm_up()
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (n {scope: $scope}) RETURN count(n) AS nodes",
+        scope=scope,
+        database_=neo4j_database,
+    )
+    overrides_after_warm_up = engine.overrides
+    outcomes = run_live(engine, store, scope, SLOW_PROGRESS[:3], dict(BASE_CONFIG))
+
+    assert records[0]["nodes"] == 0
+    assert overrides_after_warm_up == {}
+    # The failure during warm-up neither disabled the rule nor hid it.
+    assert "broken" in outcomes[0].errors
+    assert (3, DEFAULT_RULE, "batch-size", 32, 64) in _applied(outcomes)

@@ -486,7 +486,7 @@ class _ServerRun:
             return None
         self._rules_driver = driver
         run_config = {**self.config.to_run_config(), "run-key": plan.run_key}
-        return RuleEngine.from_settings(
+        engine = RuleEngine.from_settings(
             self.settings,
             driver,
             scope=plan.run_key,
@@ -494,6 +494,8 @@ class _ServerRun:
             run_config=run_config,
             recorder=recorder,
         )
+        engine.warm_up()
+        return engine
 
 
 def _rules_hook(engine: RuleEngine) -> Callable[[int, ConfigRecord], ConfigRecord]:

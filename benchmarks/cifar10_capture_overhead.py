@@ -7,18 +7,21 @@ so a slow drift of the machine's load does not favour one side. It prints
 the seconds of each round and the ratio of the means over rounds 2 and
 later, because round 1 also loads the data.
 
-Beside wall time it reports CPU seconds, which other load changes less:
-the CPU time of each run's whole process tree (the server, the Ray
-processes and the clients, sampled from ``/proc`` every half second), the
-capture thread's own CPU time in ``store.write``, the CPU time of the
-relational view's updates (both from the run's summary; the second is part
-of the first), and the CPU time of the local Neo4j server during each run
-(from ``/proc``; only when ``fedprov services up`` started it).
+Beside wall time it reports figures that other load changes less. From
+the run's summary: the seconds the ServerApp's thread spent in fedprov
+(building records, waiting for the capture queue before the rules, running
+the rules), which add to a round without overlapping anything; the capture
+thread's CPU time in ``store.write``; and the CPU time of the writer
+process that does the journal, Neo4j and view writes, of which the view's
+updates are a part. From ``/proc``: the CPU time of each run's whole process
+tree (the server, the writer, the Ray processes and the clients, sampled
+every half second) and of the local Neo4j server during each run (only when
+``fedprov services up`` started it).
 
 Needs the services of ``fedprov services up`` (or NEO4J_*/MONGODB_URI) and
 the data in FEDPROV_DATA_DIR::
 
-    python benchmarks/cifar10_capture_overhead.py --rounds 3 --pairs 3
+    python benchmarks/cifar10_capture_overhead.py --rounds 4 --pairs 6
 """
 
 from __future__ import annotations

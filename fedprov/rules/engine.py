@@ -372,8 +372,9 @@ class RuleEngine:
         Neo4j plans a query the first time it runs and again when its store
         statistics have changed enough. Planning the default rule took about
         0.15 s, and running it about 0.01 s (Neo4j 5.26 on a 2-core VM).
-        Running each rule here moves that planning out of the rounds. A rule that fails here is logged at DEBUG and fails
-        again, and is handled, when a round runs it.
+        Running each rule here moves that planning out of the rounds. A rule
+        that fails here is logged at DEBUG, and the round that runs it
+        handles the failure as usual.
         """
         effective = dict(self._run_config)
         for bound in self.rules:

@@ -3,11 +3,11 @@
 Writing one captured document (journal line, Neo4j rows, relational view)
 costs tens of milliseconds of Python. In the ServerApp's process those
 milliseconds hold the GIL that the server thread needs to poll replies and
-aggregate, and a writer thread at a lower CPU priority makes that worse: the
-kernel preempts it while it holds the GIL, and the server thread then waits
-for it. :class:`ProcessStore` moves the writes into a child process with a
-GIL of its own, at a lower priority (``nice``), so a federation's cores go
-to training first.
+aggregate. A writer thread at a lower CPU priority makes that worse,
+because the kernel preempts it while it holds the GIL and the server thread
+then waits for it. :class:`ProcessStore` moves the writes into a child
+process with a GIL of its own, at a lower priority (``nice``), so a
+federation's cores go to training first.
 
 The parent only pickles each document and sends it over a pipe (about 1 ms
 for 100 records on a 2-core x86 VM). :meth:`ProcessStore.write` returns once
@@ -20,9 +20,9 @@ document in flight is written again, which a :class:`ProvStore` must accept
 without change. With ``strict=True`` (tests) the failure raises
 :class:`~fedprov.errors.StoreError` instead.
 
-The child reads frames from its standard input and answers on a copy of its
-standard output. Anything a library prints in the child goes to standard
-error, so it cannot corrupt the answers.
+The child reads requests from its standard input and sends replies on a
+copy of its standard output. Anything a library prints in the child goes to
+standard error, so it cannot corrupt the replies.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ StoreOpener = Callable[[], ProvStore]
 
 @dataclass
 class WriterStats:
-    """Counters of the child process, as of its latest answer."""
+    """Counters of the child process, as of its latest reply."""
 
     #: Documents the child's store accepted.
     writes: int = 0
@@ -93,7 +93,7 @@ class ProcessStore:
     Raises
     ------
     StoreError
-        If the child cannot be started, does not answer within
+        If the child cannot be started, sends no reply within
         ``start_timeout``, or its opener raises. An opener's
         :class:`~fedprov.errors.FedProvError` keeps its class, so a rejected
         Neo4j password is still an
@@ -113,12 +113,14 @@ class ProcessStore:
                 f"nice={nice!r} is invalid: give how much lower the writer "
                 "process's priority is, an integer from 0 to 19"
             )
+
         self._opener = opener
         self.strict = strict
         self.stats = WriterStats()
         self._lock = threading.Lock()
         self._local: ProvStore | None = None
         self._closed = False
+
         try:
             level = logging.getLogger("fedprov").getEffectiveLevel()
             payload = pickle.dumps(("open", opener, nice, level), protocol=5)
@@ -127,12 +129,14 @@ class ProcessStore:
                 f"the store opener cannot be sent to a writer process: {err}; pass "
                 "a module-level function or a functools.partial of one"
             ) from err
+
         self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
             [sys.executable, "-m", "fedprov.store.process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
         self.pid = self._process.pid
+
         try:
             self._send_bytes(payload)
             self._receive(timeout=start_timeout)
@@ -204,24 +208,24 @@ class ProcessStore:
             ready, _, _ = select.select([stream], [], [], timeout)
             if not ready:
                 raise StoreError(
-                    f"the provenance writer process (pid {self.pid}) did not answer "
+                    f"the provenance writer process (pid {self.pid}) sent no reply "
                     f"within {timeout:.0f} s; check that Neo4j is reachable"
                 )
         try:
-            answer = pickle.load(stream)  # noqa: S301 - our own child's pipe
+            reply = pickle.load(stream)  # noqa: S301 - our own child's pipe
         except (EOFError, pickle.UnpicklingError, OSError) as err:
             raise _ChildGone(self._exit_note(err)) from err
-        kind = answer[0]
+        kind = reply[0]
         if kind == "error":
-            _, class_name, message = answer
+            _, class_name, message = reply
             raise _error_class(class_name)(message)
-        self.stats = answer[1]
+        self.stats = reply[1]
 
     def _exit_note(self, err: BaseException) -> str:
         try:
             code = self._process.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
-            return f"stopped answering ({type(err).__name__})"
+            return f"stopped replying ({type(err).__name__})"
         return f"exited with code {code}"
 
     def _fall_back(self, reason: str) -> None:
@@ -291,12 +295,12 @@ def _child_stats(writes: int, view: Any) -> WriterStats:
     )
 
 
-def _answer(out: IO[bytes], message: tuple[Any, ...]) -> None:
+def _send_reply(out: IO[bytes], message: tuple[Any, ...]) -> None:
     pickle.dump(message, out, protocol=5)
     out.flush()
 
 
-def _error_answer(err: BaseException) -> tuple[str, str, str]:
+def _error_reply(err: BaseException) -> tuple[str, str, str]:
     name = type(err).__name__
     if isinstance(err, errors.FedProvError):
         return ("error", name, str(err))
@@ -304,11 +308,12 @@ def _error_answer(err: BaseException) -> tuple[str, str, str]:
 
 
 def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
-    """Answer the parent's frames until it sends "close" or closes the pipe."""
+    """Serve the parent's requests until it sends "close" or closes the pipe."""
     try:
         _, opener, nice, level = pickle.load(inp)  # noqa: S301 - our parent's pipe
     except EOFError:
         return 0
+
     # The parent's fedprov log level, so that "fedprov -v" shows the
     # child's DEBUG lines too.
     logging.getLogger("fedprov").setLevel(level)
@@ -317,39 +322,42 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
             os.nice(nice)
         except OSError as err:
             logger.info("writer process keeps its priority: %s", err)
+
     try:
         store = opener()
     except Exception as err:  # noqa: BLE001 - every failure goes back to the parent
-        _answer(out, _error_answer(err))
+        _send_reply(out, _error_reply(err))
         return 1
+
     view = _find_view(store)
-    # The answer to a write follows the database write, and the view update
+    # The reply to a write follows the database write, and the view update
     # comes after it, so a waiting flush does not wait for the view. A
     # strict view raises its failures, so it keeps updating inside write().
     deferring = view is not None and hasattr(view, "apply_pending")
     deferring = deferring and not getattr(view, "strict", False)
     if deferring:
         view.defer_updates = True
+
     writes = 0
-    _answer(out, ("ready", _child_stats(writes, view)))
+    _send_reply(out, ("ready", _child_stats(writes, view)))
     while True:
         try:
-            frame = pickle.load(inp)  # noqa: S301 - our parent's pipe
+            request = pickle.load(inp)  # noqa: S301 - our parent's pipe
         except EOFError:
             _finish(store, view if deferring else None)
             return 0
-        if frame[0] == "close":
+        if request[0] == "close":
             _finish(store, view if deferring else None)
-            _answer(out, ("closed", _child_stats(writes, view)))
+            _send_reply(out, ("closed", _child_stats(writes, view)))
             return 0
-        _, scope, document = frame
+        _, scope, document = request
         try:
             store.write(scope, document)
         except Exception as err:  # noqa: BLE001 - every failure goes back to the parent
-            _answer(out, _error_answer(err))
+            _send_reply(out, _error_reply(err))
             continue
         writes += 1
-        _answer(out, ("ok", _child_stats(writes, view)))
+        _send_reply(out, ("ok", _child_stats(writes, view)))
         if deferring:
             view.apply_pending()
 
@@ -361,7 +369,7 @@ def _finish(store: object, view: Any) -> None:
 
 
 def _main() -> int:
-    # Answers go to a copy of the original standard output; file descriptor
+    # Replies go to a copy of the original standard output. File descriptor
     # 1 then points at standard error, so stray prints cannot corrupt them.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -374,7 +382,7 @@ def _main() -> int:
 
 if __name__ == "__main__":
     # Run the imported module's _main, not this __main__ copy's, so that the
-    # answers pickle WriterStats as fedprov.store.process.WriterStats.
+    # replies pickle WriterStats as fedprov.store.process.WriterStats.
     from fedprov.store.process import _main as main
 
     sys.exit(main())

@@ -49,6 +49,10 @@ class Settings:
     neo4j_heap: str = "1g"
     #: ``FEDPROV_NEO4J_PAGECACHE``: page cache size of the local Neo4j.
     neo4j_pagecache: str = "512m"
+    #: ``FEDPROV_NEO4J_NICE``: how much lower than normal the local Neo4j's
+    #: CPU priority is (0 to 19), so that a federation training on the same
+    #: machine gets the cores first. 0 keeps the normal priority.
+    neo4j_nice: int = 10
     #: ``FEDPROV_MONGO_PORT``: port of the local FerretDB (127.0.0.1).
     mongo_port: int = 27017
     #: ``FEDPROV_START_TIMEOUT``: seconds ``services up`` waits for readiness.
@@ -123,6 +127,25 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _nice(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a nice increment; set an integer from 0 "
+            "(normal priority) to 19 (lowest) or unset it"
+        ) from None
+    if not 0 <= value <= 19:
+        raise ConfigurationError(
+            f"{name}={raw!r} is outside 0..19; set 0 for normal priority or up "
+            "to 19 for the lowest"
+        )
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ``).
 
@@ -145,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_http_port=_port(env, "FEDPROV_NEO4J_HTTP_PORT", 7474),
         neo4j_heap=env.get("FEDPROV_NEO4J_HEAP") or "1g",
         neo4j_pagecache=env.get("FEDPROV_NEO4J_PAGECACHE") or "512m",
+        neo4j_nice=_nice(env, "FEDPROV_NEO4J_NICE", 10),
         mongo_port=_port(env, "FEDPROV_MONGO_PORT", 27017),
         start_timeout=_seconds(env, "FEDPROV_START_TIMEOUT", 120.0),
         neo4j_uri=env.get("NEO4J_URI") or None,

@@ -243,6 +243,11 @@ class Neo4jServer:
             f"--config-dir={self.home / 'conf'}",
             "--console-mode",
         ]
+        nice = self.settings.neo4j_nice
+        if nice and shutil.which("nice") is not None:
+            # nice(1) execs java, so the PID and command line stay Neo4j's, and
+            # every JVM thread inherits the lower priority.
+            command = ["nice", "-n", str(nice), *command]
         log_file = self.home / "logs" / "console.log"
         pid = start_detached(command, log_file, cwd=self.home, env=self._java_env())
         logger.info("started Neo4j %s (pid %d), log %s", NEO4J_VERSION, pid, log_file)

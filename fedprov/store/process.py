@@ -31,6 +31,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -369,6 +370,10 @@ def _finish(store: object, view: Any) -> None:
 
 
 def _main() -> int:
+    # Ctrl-C in a terminal reaches the whole process group. The parent
+    # decides when to stop: it closes the store or its end of the pipe, and
+    # the child finishes the write in progress first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Replies go to a copy of the original standard output. File descriptor
     # 1 then points at standard error, so stray prints cannot corrupt them.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gridfs
 import neo4j
+import psutil
 import pymongo
 import pytest
 
@@ -69,6 +70,22 @@ def test_services_up_neo4j_round_trip(own_services: Settings) -> None:
             database_=database,
         )
     assert records[0]["n"] == 1
+
+
+def test_services_neo4j_runs_nicer(own_services: Settings) -> None:
+    pid = read_state(own_services)["neo4j"]["pid"]
+    threads = psutil.Process(pid).threads()
+    # Every JVM thread, not only the first, carries the lower priority.
+    nice_values = {os.getpriority(os.PRIO_PROCESS, thread.id) for thread in threads}
+
+    assert own_services.neo4j_nice == 10
+    assert nice_values == {min(19, os.nice(0) + 10)}
+
+
+@pytest.mark.parametrize("raw", ["-1", "20", "low"])
+def test_settings_invalid_neo4j_nice(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"FEDPROV_NEO4J_NICE='{raw}'"):
+        load_settings({"FEDPROV_NEO4J_NICE": raw})
 
 
 def test_services_browser_page_served(own_services: Settings) -> None:

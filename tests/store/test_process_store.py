@@ -189,3 +189,16 @@ def test_process_store_view_complete_after_close(
     assert store.stats.view_updates == len(run.documents)
     assert len(rows["oClientTraining"]) > 0
     assert report.ok
+
+
+def test_process_store_child_ignores_interrupt(
+    home_settings: Settings, graph: Neo4jProvStore, scope: str
+) -> None:
+    # Ctrl-C reaches the child too; it keeps serving until the parent closes.
+    store = ProcessStore(functools.partial(open_store, home_settings))
+    os.kill(store.pid, signal.SIGINT)
+    store.write(scope, _doc(1))
+    store.close()
+
+    assert graph.read(scope) == _doc(1)
+    assert store._process.returncode == 0

@@ -8,18 +8,20 @@ consecutive server-side evaluations, so it covers training, aggregation and
 client evaluation; round 1 also holds Ray's start-up and the wait for all
 nodes to register. The in-memory grid polls for replies every 0.1 s, so
 round times move in steps of about 0.1 s. The store is in memory by
-default, or the configured Neo4j behind the durable journal with
-``--store neo4j``.
+default, the configured Neo4j behind the durable journal with
+``--store neo4j``, or the same store in a writer process with ``--store
+process`` (``wrap_server_app``'s default store).
 
 Usage::
 
     python benchmarks/capture_overhead.py [--rounds 3] [--nodes 5]
-        [--store memory|neo4j]
+        [--store memory|neo4j|process]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import tempfile
@@ -99,11 +101,17 @@ def run_once(
     server = _server_main(rounds, nodes, capture, round_ends)
     fragments = 0
     if capture:
-        if store_kind == "neo4j":
+        if store_kind in ("neo4j", "process"):
             from fedprov.settings import load_settings
             from fedprov.store.durable import open_store
+            from fedprov.store.process import ProcessStore
 
-            store = open_store(load_settings())
+            settings = load_settings()
+            store = (
+                open_store(settings)
+                if store_kind == "neo4j"
+                else ProcessStore(functools.partial(open_store, settings))
+            )
         else:
             store = CountingStore()
         run_key = f"capture-bench-{time.time_ns()}"
@@ -120,9 +128,11 @@ def run_once(
     if capture and isinstance(store, CountingStore):
         fragments = len(store.documents)
     elif capture:
-        # Leave nothing behind in the shared database.
-        store.delete(run_key)
         store.close()
+        # Leave nothing behind in the shared database.
+        cleaner = open_store(settings)
+        cleaner.delete(run_key)
+        cleaner.close()
     times = [b - a for a, b in zip(round_ends, round_ends[1:], strict=False)]
     return times, fragments
 
@@ -131,7 +141,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--store", choices=["memory", "neo4j"], default="memory")
+    parser.add_argument(
+        "--store", choices=["memory", "neo4j", "process"], default="memory"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory():

@@ -35,6 +35,15 @@ FAST_PROGRESS = [
 
 BASE_CONFIG: dict[str, Any] = {"lr": 0.01, "batch-size": 32, "local-epochs": 1}
 
+# A rule that passes the load-time checks and raises when it runs.
+BROKEN_RULE = (
+    "// name: broken\n// description: Divides by a string at run time.\n"
+    "// priority: 1\n// cooldown: 0\n// bounds:\n//   lr: [0, 1]\n//\n"
+    "RETURN 'lr' AS hyperparameter,\n"
+    "       1 / toInteger($config['lr'] * 0) AS new_value,\n"
+    "       'never' AS reason, [] AS used_ids\n"
+)
+
 
 def _applied(outcomes: list[Any]) -> list[tuple[int, str, str, Any, Any]]:
     return [
@@ -290,13 +299,7 @@ def test_failing_rule_is_disabled_and_recorded(
     write_rule: Any,
     shipped_rules: list[Rule],
 ) -> None:
-    path: Path = write_rule(
-        "// name: broken\n// description: Divides by a string at run time.\n"
-        "// priority: 1\n// cooldown: 0\n// bounds:\n//   lr: [0, 1]\n//\n"
-        "RETURN 'lr' AS hyperparameter,\n"
-        "       1 / toInteger($config['lr'] * 0) AS new_value,\n"
-        "       'never' AS reason, [] AS used_ids\n"
-    )
+    path: Path = write_rule(BROKEN_RULE)
     broken = parse_rule_file(path)
     check_rule(broken, neo4j_driver, neo4j_database)
     engine = make_engine(
@@ -362,13 +365,7 @@ def test_warm_up_changes_nothing(
     write_rule: Any,
     shipped_rules: list[Rule],
 ) -> None:
-    path: Path = write_rule(
-        "// name: broken\n// description: Divides by a string at run time.\n"
-        "// priority: 1\n// cooldown: 0\n// bounds:\n//   lr: [0, 1]\n//\n"
-        "RETURN 'lr' AS hyperparameter,\n"
-        "       1 / toInteger($config['lr'] * 0) AS new_value,\n"
-        "       'never' AS reason, [] AS used_ids\n"
-    )
+    path: Path = write_rule(BROKEN_RULE)
     broken = parse_rule_file(path)
     engine = make_engine(
         neo4j_driver,

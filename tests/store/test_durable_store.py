@@ -46,15 +46,6 @@ def dead_store() -> Iterator[Neo4jProvStore]:
     driver.close()
 
 
-@pytest.fixture
-def live_store(
-    neo4j_driver: neo4j.Driver, neo4j_database: str, scope: str
-) -> Iterator[Neo4jProvStore]:
-    store = Neo4jProvStore(neo4j_driver, neo4j_database)
-    yield store
-    store.delete(scope)
-
-
 def test_durable_write_journals_then_stores(
     tmp_path: Path, live_store: Neo4jProvStore, scope: str
 ) -> None:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import neo4j
@@ -43,22 +42,13 @@ def home_settings(settings: Settings, tmp_path: Path) -> Settings:
     return dataclasses.replace(settings, home=tmp_path)
 
 
-@pytest.fixture
-def graph(
-    neo4j_driver: neo4j.Driver, neo4j_database: str, scope: str
-) -> Iterator[Neo4jProvStore]:
-    store = Neo4jProvStore(neo4j_driver, neo4j_database)
-    yield store
-    store.delete(scope)
-
-
 def _kill(pid: int) -> None:
     # The store's own child, ended by its PID.
     os.kill(pid, signal.SIGKILL)
 
 
 def test_process_store_writes_to_neo4j(
-    home_settings: Settings, graph: Neo4jProvStore, scope: str
+    home_settings: Settings, live_store: Neo4jProvStore, scope: str
 ) -> None:
     store = ProcessStore(functools.partial(open_store, home_settings))
     child = store.pid
@@ -67,13 +57,13 @@ def test_process_store_writes_to_neo4j(
     store.close()
 
     assert child != os.getpid()
-    assert graph.read(scope) == _merged(1, 2)
+    assert live_store.read(scope) == _merged(1, 2)
     assert store.stats.writes == 2
     assert store.stats.cpu_seconds > 0
 
 
 def test_process_store_child_journals(
-    home_settings: Settings, graph: Neo4jProvStore, scope: str
+    home_settings: Settings, live_store: Neo4jProvStore, scope: str
 ) -> None:
     store = ProcessStore(functools.partial(open_store, home_settings))
     store.write(scope, _doc(1))
@@ -118,7 +108,7 @@ def test_process_store_invalid_nice(home_settings: Settings, nice: object) -> No
 
 def test_process_store_child_killed_falls_back(
     home_settings: Settings,
-    graph: Neo4jProvStore,
+    live_store: Neo4jProvStore,
     scope: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -130,7 +120,7 @@ def test_process_store_child_killed_falls_back(
         store.write(scope, _doc(3))
     store.close()
 
-    assert graph.read(scope) == _merged(1, 2, 3)
+    assert live_store.read(scope) == _merged(1, 2, 3)
     assert f"pid {store.pid}" in caplog.text
     assert "writing in this process from now on" in caplog.text
 
@@ -159,7 +149,7 @@ def test_process_store_child_exits_on_close(home_settings: Settings) -> None:
 
 def test_process_store_view_complete_after_close(
     home_settings: Settings,
-    graph: Neo4jProvStore,
+    live_store: Neo4jProvStore,
     scope: str,
     neo4j_driver: neo4j.Driver,
     neo4j_database: str,
@@ -192,7 +182,7 @@ def test_process_store_view_complete_after_close(
 
 
 def test_process_store_child_ignores_interrupt(
-    home_settings: Settings, graph: Neo4jProvStore, scope: str
+    home_settings: Settings, live_store: Neo4jProvStore, scope: str
 ) -> None:
     # Ctrl-C reaches the child too; it keeps serving until the parent closes.
     store = ProcessStore(functools.partial(open_store, home_settings))
@@ -200,5 +190,5 @@ def test_process_store_child_ignores_interrupt(
     store.write(scope, _doc(1))
     store.close()
 
-    assert graph.read(scope) == _doc(1)
+    assert live_store.read(scope) == _doc(1)
     assert store._process.returncode == 0

@@ -189,15 +189,8 @@ def _summary(
                 f"({stats.write_cpu_seconds:.2f} s CPU) on the capture thread",
                 highlight=False,
             )
-        view = result.view
         writer = result.writer
-        if view is not None:
-            console.print(
-                f"relational view: {view.updates} updates, "
-                f"{view.update_cpu_seconds:.2f} s CPU",
-                highlight=False,
-            )
-        elif writer is not None and writer.stats.view_updates:
+        if writer is not None and writer.stats.view_updates:
             console.print(
                 f"relational view: {writer.stats.view_updates} updates, "
                 f"{writer.stats.view_cpu_seconds:.2f} s CPU",

@@ -52,7 +52,6 @@ from fedprov.checkpoints import (
     open_checkpoint_store,
 )
 from fedprov.errors import CheckpointError, ConfigurationError, StoreError
-from fedprov.relational.materialize import ViewingStore
 from fedprov.rules import RuleEngine
 from fedprov.settings import load_settings
 from fedprov.store.base import ProvStore
@@ -90,16 +89,13 @@ class ServerResult:
     #: Counters of the capture queue (final once the run has ended); None
     #: without provenance.
     capture: CaptureStats | None = None
-    #: The store that updates the relational view, for its counters; None
-    #: without provenance or view.
-    view: ViewingStore | None = None
     #: Counters of the run's recorder, with the time the ServerApp's thread
     #: spent in it; None without provenance.
     recording: RecorderStats | None = None
     #: The adjustment rules' engine, for its timings; None without rules.
     rules: RuleEngine | None = None
-    #: The store that writes from a child process, for its counters; None
-    #: without provenance.
+    #: The store that writes from a child process, with the counters of its
+    #: writes and relational view updates; None without provenance.
     writer: ProcessStore | None = None
 
 
@@ -307,10 +303,6 @@ class _ServerRun:
         if recorder is not None:
             self.result.capture = recorder.queue.stats
             self.result.recording = recorder.stats
-            durable = recorder.queue.store
-            inner = getattr(durable, "store", None)
-            if isinstance(inner, ViewingStore):
-                self.result.view = inner
 
         if plan.resume_from is not None:
             started = _utcnow()

@@ -154,8 +154,8 @@ def test_process_store_view_complete_after_close(
     neo4j_driver: neo4j.Driver,
     neo4j_database: str,
 ) -> None:
-    # The child answers before it updates the view; close() still leaves
-    # every row in place.
+    # The child replies before it updates the view, and close() still
+    # leaves every row in place.
     from relational.fabricated_run import build_run
 
     from fedprov.relational.consistency import check_consistency
@@ -184,7 +184,8 @@ def test_process_store_view_complete_after_close(
 def test_process_store_child_ignores_interrupt(
     home_settings: Settings, live_store: Neo4jProvStore, scope: str
 ) -> None:
-    # Ctrl-C reaches the child too; it keeps serving until the parent closes.
+    # Ctrl-C reaches the child too, and it keeps serving until the parent
+    # closes it.
     store = ProcessStore(functools.partial(open_store, home_settings))
     os.kill(store.pid, signal.SIGINT)
     store.write(scope, _doc(1))

@@ -204,15 +204,14 @@ def _summary(
             )
         if result.recording is not None:
             # Time the rounds wait for fedprov on the server's thread, as
-            # opposed to the capture thread's writes, which overlap training.
+            # opposed to the writer process's writes, which overlap training.
             rules = result.rules
+            flush_seconds = rules.flush_seconds if rules is not None else 0.0
+            rule_seconds = rules.rule_seconds if rules is not None else 0.0
             console.print(
                 f"server thread in fedprov: {result.recording.record_seconds:.2f} s "
-                "recording, "
-                f"{rules.flush_seconds if rules is not None else 0.0:.2f} s waiting "
-                "for the capture queue, "
-                f"{rules.rule_seconds if rules is not None else 0.0:.2f} s in "
-                "adjustment rules",
+                f"recording, {flush_seconds:.2f} s waiting for the capture queue, "
+                f"{rule_seconds:.2f} s in adjustment rules",
                 highlight=False,
             )
         console.print(

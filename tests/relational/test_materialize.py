@@ -275,9 +275,9 @@ def test_viewing_store_deferred_updates_follow(
     store.defer_updates = True
     for document in fabricated.documents:
         store.write(fabricated.scope, document)
-    held = _counts(duck_view, fabricated.scope)
+    rows_before_apply = _counts(duck_view, fabricated.scope)
     store.apply_pending()
 
-    assert sum(held.values()) == 0
+    assert sum(rows_before_apply.values()) == 0
     assert store.updates == len(fabricated.documents)
     assert check_consistency(materializer, fabricated.scope).ok
